@@ -1,0 +1,81 @@
+"""Config validation against the workflow's JSON schema, with defaults filled in.
+
+The schema (``workflow/schemas/config.schema.yaml``) is the one place where every key, its type,
+range, default and meaning are written down; the Snakefile validates before any job is built, and
+stage entry points receive only the slice they depend on.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A config value breaks the schema; the message names the key."""
+
+
+def _with_defaults(cls):
+    validate_props = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+                elif sub.get("type") == "object" and name not in instance and "properties" in sub:
+                    instance[name] = {}
+        yield from validate_props(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(cls, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft7Validator)
+
+
+def load_schema(path: str | Path | None = None) -> dict:
+    with open(path or SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def validate_config(config: Mapping[str, Any], schema: Mapping | str | Path | None = None) -> dict:
+    """Return a copy of ``config`` with defaults filled in, or raise ConfigError naming the key."""
+    if not isinstance(schema, Mapping):
+        schema = load_schema(schema)
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"config must be a mapping of keys to values, got {type(config).__name__}")
+    cfg = copy.deepcopy(dict(config))
+    errors = sorted(_Validator(schema).iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for e in errors[:10]:
+            key = ".".join(str(p) for p in e.absolute_path) or "<top level>"
+            lines.append(f"config key '{key}': {e.message}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+    _check_ranges(cfg)
+    return cfg
+
+
+def _check_ranges(cfg: dict) -> None:
+    """Constraints JSON schema cannot express: [low, high] pairs must be ordered."""
+    def walk(node, path):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, path + [k])
+        elif (isinstance(node, list) and len(node) == 2 and all(isinstance(x, (int, float)) for x in node)
+              and not isinstance(node[0], bool) and node[0] > node[1]):
+            raise ConfigError(f"invalid configuration:\n  config key '{'.'.join(path)}': "
+                              f"range {node} has low > high")
+    walk(cfg, [])
+
+
+def derive_seed(base: int, *names: Any) -> int:
+    """A stable 63-bit seed for one stage/shard from the config seed and its name parts."""
+    text = "/".join([str(int(base))] + [str(n) for n in names])
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1

@@ -1,0 +1,1 @@
+"""Finite-element pieces shared by the chains: element matrices and grid solvers."""

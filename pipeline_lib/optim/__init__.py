@@ -1,0 +1,1 @@
+"""Optimizers shared by the design stages."""

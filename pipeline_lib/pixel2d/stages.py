@@ -1,0 +1,218 @@
+"""Entry points of the pixel2d chain: each reads its input artifacts, calls the library, writes one
+artifact.  They take the config slice they depend on (validated by the workflow) and know nothing
+of Snakemake; ``python -m pipeline_lib run pixel2d.<name>`` calls them.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from pipeline_lib import artifacts
+from pipeline_lib.artifacts import ArtifactError
+from pipeline_lib.config import derive_seed
+from pipeline_lib.fem.quad4 import elasticity_matrix
+from pipeline_lib.pixel2d import perturb as pt
+from pipeline_lib.pixel2d import simp
+from pipeline_lib.pixel2d.defects import COUNTERS, fix_defects
+from pipeline_lib.pixel2d.homogenize import homogenize_cells
+from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
+
+log = logging.getLogger(__name__)
+
+
+def digests(cells: np.ndarray) -> np.ndarray:
+    """64-bit BLAKE2b digest of each packed cell (shape included)."""
+    cells = np.asarray(cells, dtype=bool)
+    packed = np.packbits(cells.reshape(len(cells), -1), axis=1)
+    shape = np.array(cells.shape[1:], dtype=np.int64).tobytes()
+    return np.array([int.from_bytes(hashlib.blake2b(shape + row.tobytes(), digest_size=8).digest(), "little")
+                     for row in packed], dtype=np.uint64)
+
+
+def _material(cfg: dict) -> simp.Material:
+    m = cfg["material"]
+    return simp.Material(m["E"], m["nu"], m["plane"], m["void"])
+
+
+def _shard_slice(n: int, shard: int, shards: int) -> slice:
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is outside 0..{shards - 1}")
+    return slice(n * shard // shards, n * (shard + 1) // shards)
+
+
+def seeds(out: Path, *, shard: int, cfg: dict, seed: int) -> None:
+    """SIMP seeds of one shard: targets, optimized designs, binary cells with defects fixed."""
+    sc = cfg["seeds"]
+    mat = _material(cfg)
+    D = elasticity_matrix(mat.E, mat.nu, mat.plane)
+    # Targets come from one stream for all shards, so the seed set does not depend on sharding.
+    targets, volumes = simp.sample_targets(np.random.default_rng(derive_seed(seed, "pixel2d", "targets")),
+                                           sc["count"], D, sc["volume_fraction"], sc["c12_ratio"])
+    rows = _shard_slice(sc["count"], shard, sc["shards"])
+    ids = np.arange(sc["count"])[rows]
+    rng = np.random.default_rng(derive_seed(seed, "pixel2d", "seeds", shard))
+    params = simp.SimpParams(**sc["simp"])
+    if len(ids):
+        res = simp.optimize(targets[rows], volumes[rows], cfg["size"], mat, params, rng)
+        cells, keep, counts = fix_defects(res["cells"])
+    else:
+        n = cfg["size"]
+        res = {"density": np.zeros((0, n, n)), "objective": np.zeros(0)}
+        cells, keep, counts = np.zeros((0, n, n), np.uint8), np.zeros(0, bool), dict.fromkeys(COUNTERS, 0)
+    log.info("seeds shard %d: %d designs, %d kept; defects %s", shard, len(ids), keep.sum(), counts)
+    artifacts.write(out, "pixel2d/seeds", {
+        "cells": cells, "target": targets[rows], "volume_target": volumes[rows],
+        "density": res["density"].astype(np.float32), "objective": res["objective"], "kept": keep,
+        "seed_id": ids.astype(np.int64)}, config=cfg, seed=seed, stats={"defects": counts})
+
+
+def _dedupe(cells: np.ndarray, known: set[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Digests of the cells and a mask of those new to ``known`` and first of their kind here."""
+    dig = digests(cells)
+    fresh = np.zeros(len(cells), dtype=bool)
+    seen = set(known)
+    for i, d in enumerate(dig.tolist()):
+        if d not in seen:
+            fresh[i] = True
+            seen.add(d)
+    return dig, fresh
+
+
+def _candidates(out: Path, cells, parent, seed_id, iteration: int, operator, known: set[int], stats: dict,
+                cfg: dict, seed: int | None) -> None:
+    dig, fresh = _dedupe(cells, known)
+    stats = dict(stats, duplicates=int((~fresh).sum()), new=int(fresh.sum()))
+    log.info("iteration %d: %d new cells, %d duplicates dropped", iteration, fresh.sum(), (~fresh).sum())
+    artifacts.write(out, "pixel2d/candidates", {
+        "cells": cells[fresh], "parent": parent[fresh].astype(np.int64), "seed_id": seed_id[fresh].astype(np.int64),
+        "iteration": np.full(fresh.sum(), iteration, np.int32), "operator": operator[fresh].astype(np.int8),
+        "digest": dig[fresh]}, config=cfg, seed=seed, stats=stats)
+
+
+def initial_candidates(seed_shards: list[Path], out: Path) -> None:
+    """Iteration 0: the kept SIMP seeds of all shards, deduplicated."""
+    parts = [artifacts.read(p, "pixel2d/seeds", ["cells", "kept", "seed_id"]) for p in seed_shards]
+    defects = Counter()
+    for p in seed_shards:
+        defects.update(artifacts.read(p, "pixel2d/seeds", []).stats["defects"])
+    cells = np.concatenate([a["cells"][a["kept"]] for a in parts])
+    seed_id = np.concatenate([a["seed_id"][a["kept"]] for a in parts])
+    n = len(cells)
+    _candidates(out, cells, np.full(n, -1), seed_id, 0, np.full(n, -1), set(),
+                {"defects": dict(defects), "made": n}, {}, None)
+
+
+def perturb(results: list[Path], out: Path, *, iteration: int, cfg: dict, seed: int) -> None:
+    """Candidates of one iteration, perturbed from cells drawn toward extreme and sparse properties."""
+    if len(results) != iteration:
+        raise ValueError(f"iteration {iteration} needs the results of iterations 0..{iteration - 1}, "
+                         f"got {len(results)} files")
+    p = pt.PerturbParams.from_config(cfg["perturb"])
+    rng = np.random.default_rng(derive_seed(seed, "pixel2d", "perturb", iteration))
+    prior = [artifacts.read(r, "pixel2d/cells", ["C", "digest", "seed_id"]) for r in results]
+    sizes = np.array([len(a["C"]) for a in prior])
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    C = np.concatenate([a["C"] for a in prior])
+    if len(C) == 0:
+        raise ArtifactError(results[-1], "no cells in the database so far: nothing to perturb")
+    scores = pt.selection_scores(C, p.extreme_weight, p.neighbours)
+    n_parents = -(-p.cells_per_iteration // p.children_per_parent)
+    chosen = pt.select_parents(rng, scores, n_parents, p.greed)
+    # Read only the chosen parents' cells, file by file.
+    parents = np.empty((len(chosen),) + _cell_shape(results[0]), dtype=np.uint8)
+    file_of = np.searchsorted(offsets, chosen, side="right") - 1
+    for f in np.unique(file_of):
+        sel = np.flatnonzero(file_of == f)
+        rows, inverse = np.unique(chosen[sel] - offsets[f], return_inverse=True)
+        with artifacts.open_artifact(results[f], "pixel2d/cells") as h5:
+            parents[sel] = h5["cells"][rows][inverse]  # h5py reads increasing, unique rows
+    children, ops = pt.make_children(rng, parents, p)
+    children = children[: p.cells_per_iteration]
+    ops = ops[: p.cells_per_iteration]
+    parent_rows = np.repeat(chosen, p.children_per_parent)[: len(children)]
+    seed_ids = np.concatenate([a["seed_id"] for a in prior])[parent_rows]
+    fixed, keep, defects = fix_defects(children)
+    known = set(np.concatenate([a["digest"] for a in prior]).tolist())
+    _candidates(out, fixed[keep], parent_rows[keep], seed_ids[keep], iteration, ops[keep], known,
+                {"defects": defects, "made": len(children),
+                 "selected_score_mean": float(scores[chosen].mean()), "score_mean": float(scores.mean())},
+                cfg, seed)
+
+
+def _cell_shape(path: Path) -> tuple[int, int]:
+    with artifacts.open_artifact(path) as h5:
+        return tuple(h5["cells"].shape[1:])
+
+
+def homogenize_shard(candidates: Path, out: Path, *, shard: int, cfg: dict) -> None:
+    """Effective stiffness of one shard (a contiguous slice) of an iteration's candidates."""
+    shards = cfg["homogenize"]["shards"]
+    with artifacts.open_artifact(candidates, "pixel2d/candidates") as h5:
+        n = h5["cells"].shape[0]
+        rows = _shard_slice(n, shard, shards)
+        cells = h5["cells"][rows]
+    bad = np.flatnonzero(~np.isin(cells, (0, 1)).all(axis=(1, 2)))
+    if len(bad):
+        raise ArtifactError(candidates, f"cell {rows.start + bad[0]} is not binary")
+    m = cfg["material"]
+    C = homogenize_cells(cells, E=m["E"], nu=m["nu"], plane=m["plane"], void=m["void"],
+                         batch_size=cfg["homogenize"]["batch_size"])
+    sym = int(is_mirror_symmetric(cells).sum())
+    log.info("homogenized %d cells (%d on the quarter cell)", len(cells), sym)
+    artifacts.write(out, "pixel2d/stiffness", {"index": np.arange(rows.start, rows.start + len(cells)), "C": C},
+                    config=cfg, stats={"cells": len(cells), "quarter_solves": sym})
+
+
+def collect_iteration(candidates: Path, stiffness: list[Path], out: Path) -> None:
+    """Join an iteration's candidates with the stiffness of all its shards."""
+    cand = artifacts.read(candidates, "pixel2d/candidates")
+    n = len(cand["cells"])
+    C = np.full((n, 3, 3), np.nan)
+    seen = np.zeros(n, dtype=int)
+    for s in stiffness:
+        part = artifacts.read(s, "pixel2d/stiffness")
+        idx = part["index"]
+        if len(idx) and (idx.min() < 0 or idx.max() >= n):
+            raise ArtifactError(s, f"rows {idx.min()}..{idx.max()} outside the {n} candidates of {candidates}")
+        C[idx] = part["C"]
+        seen[idx] += 1
+    if (seen != 1).any():
+        k = int(np.flatnonzero(seen != 1)[0])
+        raise ArtifactError(candidates, f"candidate {k} has {seen[k]} stiffness results across "
+                                        f"{len(stiffness)} shards (expected exactly 1)")
+    arrays = dict(cand.arrays, C=C)
+    artifacts.write(out, "pixel2d/cells", arrays, stats=cand.stats)
+
+
+def database(results: list[Path], out: Path) -> None:
+    """All iterations, in order, as one self-contained file, with defect and dedup counts summed."""
+    per_iteration = []
+    defects = Counter()
+    for r in results:
+        st = artifacts.read(r, "pixel2d/cells", []).stats
+        defects.update(st.get("defects", {}))
+        per_iteration.append({k: st.get(k) for k in ("made", "new", "duplicates")})
+    artifacts.gather(results, out, "pixel2d/cells", out_kind="pixel2d/database",
+                     stats={"defects": dict(defects), "iterations": per_iteration})
+    log.info("database: %d iterations, defects fixed %s", len(results), dict(defects))
+
+
+def figures(db: Path, property_space: Path, gallery: Path, *, cfg: dict) -> None:
+    """The property space (pairwise C11, C12, C22, C33 by iteration, the paper's Fig. 4) and a
+    gallery of cells spread over it."""
+    from pipeline_lib.viz import plots
+
+    with artifacts.open_artifact(db, "pixel2d/database") as h5:
+        C = h5["C"][()]
+        it = h5["iteration"][()]
+        P = np.stack([C[:, 0, 0], C[:, 0, 1], C[:, 1, 1], C[:, 2, 2]], axis=1)
+        plots.pairwise_scatter(P, ["C11", "C12", "C22", "C33"], it, property_space, color_label="iteration",
+                               title=f"pixel2d property space ({len(P)} cells)", units="E")
+        pick = np.sort(plots.spread_sample(P, cfg["figures"]["gallery"]))
+        cells = h5["cells"][pick] if len(pick) else np.zeros((0, 1, 1))
+    titles = [f"#{i} it{it[i]}\nC11={P[i, 0]:.3f} C33={P[i, 3]:.3f}" for i in pick]
+    plots.image_gallery(cells, titles, gallery, title="pixel2d cells spread over the property space")

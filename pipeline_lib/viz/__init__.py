@@ -1,0 +1,1 @@
+"""Pictures: matplotlib plots of property spaces and galleries (pyvista renders for 3D chains)."""

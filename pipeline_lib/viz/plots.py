@@ -1,0 +1,81 @@
+"""Plots shared by the chains: pairwise property scatter and image galleries (matplotlib, Agg)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def save_atomic(fig, out: str | os.PathLike, dpi: int = 110) -> Path:
+    """Save a figure under a temporary name, then rename (no half-written PNG on a kill)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=out.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
+
+
+def pairwise_scatter(P: np.ndarray, labels: Sequence[str], color: np.ndarray, out: str | os.PathLike, *,
+                     color_label: str = "", title: str = "", units: str = "") -> Path:
+    """All pairs of the columns of P in a grid of panels, points coloured by ``color``.
+
+    Points are drawn in the order of ``color`` so later (higher) values sit on top, as in a
+    database that grows outward iteration by iteration."""
+    k = P.shape[1]
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    ncol = min(3, len(pairs))
+    nrow = -(-len(pairs) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.8 * nrow), squeeze=False)
+    order = np.argsort(color, kind="stable")
+    size = float(np.clip(2e4 / max(len(P), 1), 0.5, 12))
+    for ax, (i, j) in zip(axes.flat, pairs):
+        sc = ax.scatter(P[order, i], P[order, j], c=color[order], s=size, cmap="viridis", linewidths=0,
+                        rasterized=True)
+        ax.set_xlabel(f"{labels[i]}" + (f" [{units}]" if units else ""))
+        ax.set_ylabel(f"{labels[j]}" + (f" [{units}]" if units else ""))
+    for ax in axes.flat[len(pairs):]:
+        ax.axis("off")
+    fig.colorbar(sc, ax=axes, label=color_label, shrink=0.8)
+    if title:
+        fig.suptitle(title)
+    return save_atomic(fig, out)
+
+
+def image_gallery(images: np.ndarray, titles: Sequence[str], out: str | os.PathLike, *, ncol: int = 6,
+                  tile: int = 1, title: str = "") -> Path:
+    """A grid of binary/gray images (1 = black = solid), each optionally tiled tile x tile."""
+    n = len(images)
+    ncol = min(ncol, max(n, 1))
+    nrow = max(1, -(-n // ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(1.9 * ncol, 2.1 * nrow), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, t in zip(axes.flat, images, titles):
+        ax.imshow(np.tile(img, (tile, tile)), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(t, fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return save_atomic(fig, out)
+
+
+def spread_sample(P: np.ndarray, k: int) -> np.ndarray:
+    """k row indices spread over the point cloud P (greedy farthest-point sampling, deterministic)."""
+    n = len(P)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    Z = (P - P.mean(0)) / (P.std(0) + 1e-12)
+    chosen = [int(np.argmax(Z[:, 0]))]
+    d = np.linalg.norm(Z - Z[chosen[0]], axis=1)
+    for _ in range(min(k, n) - 1):
+        nxt = int(np.argmax(d))
+        chosen.append(nxt)
+        d = np.minimum(d, np.linalg.norm(Z - Z[nxt], axis=1))
+    return np.array(chosen)

@@ -1,0 +1,22 @@
+# Helpers shared by the chains' rule files.
+import json
+
+
+wildcard_constraints:
+    shard=r"\d+",
+
+
+def cfg_json(section, *keys):
+    """JSON of a config slice: passed to a stage as --cfg and declared as a param, so a change to
+    exactly these keys reruns exactly the rules that read them."""
+    node = config[section]
+    return json.dumps({k: node[k] for k in keys} if keys else node, sort_keys=True)
+
+
+def stage(name, args):
+    """Shell command running one pipeline_lib stage with its thread count pinned (one BLAS/OpenMP
+    thread pool per job; parallelism comes from running shards side by side)."""
+    return (
+        "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} "
+        f"python -m pipeline_lib run {name} {args} --threads {{threads}} > {{log}} 2>&1"
+    )
