@@ -16,7 +16,9 @@ def cfg_json(section, *keys):
 def stage(name, args):
     """Shell command running one pipeline_lib stage with its thread count pinned (one BLAS/OpenMP
     thread pool per job; parallelism comes from running shards side by side)."""
+    # PYTHONPATH makes the package importable without an install (conda deployment, --directory).
     return (
+        f"PYTHONPATH={REPO}${{{{PYTHONPATH:+:$PYTHONPATH}}}} "
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} "
         f"python -m pipeline_lib run {name} {args} --threads {{threads}} > {{log}} 2>&1"
     )
