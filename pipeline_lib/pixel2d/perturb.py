@@ -39,7 +39,7 @@ class PerturbParams:
     greed: float = 4.0
     neighbours: int = 8
     operators: tuple[tuple[str, float], ...] = (("levelset", 0.7), ("blob", 0.3))
-    amplitude: tuple[float, float] = (1.0, 4.0)
+    amplitude: tuple[float, float] = (0.5, 2.0)
     correlation: tuple[float, float] = (2.0, 6.0)
     blob_radius: tuple[float, float] = (1.0, 4.0)
     blob_count: tuple[int, int] = (1, 3)

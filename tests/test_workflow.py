@@ -1,0 +1,130 @@
+"""The workflow end to end: the tiny preset through snakemake, bad config, corrupt shards, restarts."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from pipeline_lib import artifacts
+from pipeline_lib.pixel2d.defects import checkerboards, isolated
+from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def snakemake(workdir, *args, timeout=900, check=True, **kw):
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "presets/tiny.yaml",
+           "--directory", str(workdir), *args]
+    res = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout, **kw)
+    if check and res.returncode != 0:
+        raise AssertionError(f"snakemake failed ({res.returncode}):\n{res.stdout[-5000:]}\n{res.stderr[-5000:]}")
+    return res
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("tiny")
+    snakemake(work)
+    return work
+
+
+def test_tiny_preset_builds_a_valid_database_and_figures(tiny_run):
+    db = artifacts.read(tiny_run / "data/pixel2d/database.h5", "pixel2d/database")
+    cells, C, it, parent = db["cells"], db["C"], db["iteration"], db["parent"]
+    assert cells.shape[1:] == (24, 24) and len(cells) > 10
+    assert set(np.unique(it)) == {0, 1, 2}
+    assert (np.diff(it) >= 0).all()  # iterations in order
+    np.testing.assert_allclose(C, C.transpose(0, 2, 1), atol=1e-14)
+    assert (np.linalg.eigvalsh(C)[:, 0] > 0).all()
+    seeds = it == 0
+    assert (parent[seeds] == -1).all()
+    assert (it[parent[~seeds]] < it[~seeds]).all()  # parents come from earlier iterations
+    assert len(np.unique(db["digest"])) == len(cells)  # no duplicates
+    assert is_mirror_symmetric(cells).all()
+    for c in cells.astype(bool):
+        assert not any(m.any() for m in isolated(c)) and not any(m.any() for m in checkerboards(c))
+    assert sum(db.stats["defects"].values()) > 0 and len(db.stats["iterations"]) == 3
+    for png in ("property_space.png", "gallery.png"):
+        assert (tiny_run / "data/pixel2d/figures" / png).read_bytes()[:4] == b"\x89PNG"
+    for f in (tiny_run / "data/pixel2d").rglob("*.h5"):
+        with artifacts.open_artifact(f):  # every intermediate validates against its schema
+            pass
+    assert not list((tiny_run / "data").rglob("*.tmp"))
+
+
+def test_inspect_and_show_summarize_any_artifact(tiny_run, tmp_path):
+    py = [sys.executable, "-m", "pipeline_lib"]
+    out = subprocess.run(py + ["inspect", str(tiny_run / "data/pixel2d/database.h5"),
+                               str(tiny_run / "data/pixel2d/seeds/shard_0.h5")],
+                         capture_output=True, text=True, env=_env(), check=True).stdout
+    for needle in ("kind            pixel2d/database", "validation      ok", "git_commit", "cells", "uint8",
+                   "units=E", "min ", "pixel2d/seeds", "defects"):
+        assert needle in out, needle
+    png = tmp_path / "cell.png"
+    subprocess.run(py + ["show", str(tiny_run / "data/pixel2d/database.h5"), "--index", "3", "--out", str(png)],
+                   env=_env(), check=True, capture_output=True)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_config_that_breaks_the_schema_stops_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pixel2d:\n  seeds:\n    count: -3\n")
+    res = snakemake(tmp_path, "--configfile", str(bad), check=False)
+    assert res.returncode != 0
+    assert "config key 'pixel2d.seeds.count'" in res.stdout + res.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_corrupt_shard_stops_the_next_stage_with_its_name(tiny_run, tmp_path):
+    it = tiny_run / "data/pixel2d/iterations/001"
+    shutil.copy(it / "candidates.h5", tmp_path / "candidates.h5")
+    shutil.copy(it / "stiffness_0.h5", tmp_path / "stiffness_0.h5")
+    data = (it / "stiffness_1.h5").read_bytes()
+    (tmp_path / "stiffness_1.h5").write_bytes(data[: len(data) // 3])
+    res = subprocess.run([sys.executable, "-m", "pipeline_lib", "run", "pixel2d.collect_iteration",
+                          "--candidates", str(tmp_path / "candidates.h5"),
+                          "--stiffness", str(tmp_path / "stiffness_0.h5"), str(tmp_path / "stiffness_1.h5"),
+                          "--out", str(tmp_path / "cells.h5")], capture_output=True, text=True, env=_env())
+    assert res.returncode == 1
+    assert "stiffness_1.h5" in res.stderr and "corrupt" in res.stderr
+    assert not (tmp_path / "cells.h5").exists()
+
+
+def test_a_killed_run_resumes_to_the_same_database(tiny_run, tmp_path):
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "presets/tiny.yaml",
+           "--directory", str(tmp_path)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    target = tmp_path / "data/pixel2d/iterations/001"
+    deadline = time.time() + 600
+    while not list(target.glob("stiffness_*.h5")):  # kill while homogenization shards run
+        assert proc.poll() is None, "snakemake finished before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "data/pixel2d/database.h5").exists()
+    snakemake(tmp_path, "--unlock")
+    snakemake(tmp_path)
+    ref = h5py.File(tiny_run / "data/pixel2d/database.h5")
+    got = h5py.File(tmp_path / "data/pixel2d/database.h5")
+    with ref, got:
+        assert set(ref) == set(got)
+        for name in ref:
+            a, b = ref[name][()], got[name][()]
+            assert a.dtype == b.dtype and a.shape == b.shape
+            assert a.tobytes() == b.tobytes(), f"dataset {name} differs"
