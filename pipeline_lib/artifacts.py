@@ -262,7 +262,7 @@ def read(path: str | os.PathLike, kind: str | Sequence[str] | None = None,
 
 
 def gather(paths: Sequence[str | os.PathLike], out: str | os.PathLike, kind: str, *, out_kind: str | None = None,
-           config: Mapping | None = None, stats: Mapping | None = None) -> Path:
+           config: Mapping | None = None, seed: int | None = None, stats: Mapping | None = None) -> Path:
     """Concatenate artifacts of one kind along the sample axis into one self-contained file.
 
     A merged copy rather than an HDF5 virtual dataset: the database is moved between machines,
@@ -280,4 +280,4 @@ def gather(paths: Sequence[str | os.PathLike], out: str | os.PathLike, kind: str
         if len(have) != len(parts):
             raise ArtifactError(paths[0], f"dataset '{f.name}' present in some shards only")
         arrays[f.name] = np.concatenate(have, axis=0)
-    return write(out, out_kind or kind, arrays, config=config, stats=stats)
+    return write(out, out_kind or kind, arrays, config=config, seed=seed, stats=stats)

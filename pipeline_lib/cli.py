@@ -208,4 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     except (artifacts.ArtifactError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `inspect ... | head`: the reader stopped listening
+        sys.stderr.close()
+        return 0
     return 0

@@ -133,6 +133,10 @@ rule pixel2d_database:
         [f"{p2_iteration(k)}/cells.h5" for k in range(P2_ITERATIONS + 1)],
     output:
         f"{P2}/database.h5",
+    params:
+        # provenance: the whole chain's config (figures aside); upstream changes rerun this anyway
+        cfg=json.dumps({k: v for k, v in P2CFG.items() if k != "figures"}, sort_keys=True),
+        seed=config["seed"],
     log:
         f"{P2}/logs/database.log",
     threads: 1
@@ -143,7 +147,7 @@ rule pixel2d_database:
     conda:
         "../envs/metagen.yaml"
     shell:
-        stage("pixel2d.database", "--results {input} --out {output}")
+        stage("pixel2d.database", "--results {input} --out {output} --cfg {params.cfg:q} --seed {params.seed}")
 
 
 rule pixel2d_figures:

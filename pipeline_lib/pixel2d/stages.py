@@ -96,6 +96,7 @@ def _candidates(out: Path, cells, parent, seed_id, iteration: int, operator, kno
 def initial_candidates(seed_shards: list[Path], out: Path) -> None:
     """Iteration 0: the kept SIMP seeds of all shards, deduplicated."""
     parts = [artifacts.read(p, "pixel2d/seeds", ["cells", "kept", "seed_id"]) for p in seed_shards]
+    first = artifacts.read(seed_shards[0], "pixel2d/seeds", []) if seed_shards else None
     defects = Counter()
     for p in seed_shards:
         defects.update(artifacts.read(p, "pixel2d/seeds", []).stats["defects"])
@@ -103,7 +104,8 @@ def initial_candidates(seed_shards: list[Path], out: Path) -> None:
     seed_id = np.concatenate([a["seed_id"][a["kept"]] for a in parts])
     n = len(cells)
     _candidates(out, cells, np.full(n, -1), seed_id, 0, np.full(n, -1), set(),
-                {"defects": dict(defects), "made": n}, {}, None)
+                {"defects": dict(defects), "made": n}, first.config if first else {},
+                int(first.attrs["seed"]) if first else None)
 
 
 def perturb(results: list[Path], out: Path, *, iteration: int, cfg: dict, seed: int) -> None:
@@ -185,10 +187,11 @@ def collect_iteration(candidates: Path, stiffness: list[Path], out: Path) -> Non
         raise ArtifactError(candidates, f"candidate {k} has {seen[k]} stiffness results across "
                                         f"{len(stiffness)} shards (expected exactly 1)")
     arrays = dict(cand.arrays, C=C)
-    artifacts.write(out, "pixel2d/cells", arrays, stats=cand.stats)
+    cfg = dict(cand.config, **artifacts.read(stiffness[0], "pixel2d/stiffness", []).config) if stiffness else cand.config
+    artifacts.write(out, "pixel2d/cells", arrays, config=cfg, seed=int(cand.attrs["seed"]), stats=cand.stats)
 
 
-def database(results: list[Path], out: Path) -> None:
+def database(results: list[Path], out: Path, *, cfg: dict, seed: int) -> None:
     """All iterations, in order, as one self-contained file, with defect and dedup counts summed."""
     per_iteration = []
     defects = Counter()
@@ -196,7 +199,7 @@ def database(results: list[Path], out: Path) -> None:
         st = artifacts.read(r, "pixel2d/cells", []).stats
         defects.update(st.get("defects", {}))
         per_iteration.append({k: st.get(k) for k in ("made", "new", "duplicates")})
-    artifacts.gather(results, out, "pixel2d/cells", out_kind="pixel2d/database",
+    artifacts.gather(results, out, "pixel2d/cells", out_kind="pixel2d/database", config=cfg, seed=seed,
                      stats={"defects": dict(defects), "iterations": per_iteration})
     log.info("database: %d iterations, defects fixed %s", len(results), dict(defects))
 
