@@ -159,6 +159,13 @@ def test_bad_cells_are_refused_with_a_clear_error(bad, message):
         homogenize(bad)
 
 
+@pytest.mark.parametrize("shape", [(2, 2), (2, 3), (4, 2), (3, 5)])
+def test_the_smallest_cells_homogenize_like_the_reference(rng, shape):
+    for cell in [np.ones(shape, bool), rng.random(shape) < 0.5, np.eye(*shape, dtype=bool)]:
+        cell[0, 0] = True  # keep the cell from being all void
+        np.testing.assert_allclose(homogenize(cell), reference_homogenize(cell), rtol=0, atol=1e-8)
+
+
 def test_quarter_method_refuses_asymmetric_cells(rng):
     with pytest.raises(ValueError, match="mirror-symmetric"):
         homogenize_cells(rng.random((10, 10)) < 0.5, method="quarter")

@@ -193,8 +193,9 @@ def homogenize_cells(cells, *, E=1.0, nu=0.3, plane="stress", void=1e-9, method=
     N, H, W = solid.shape
     dev = torch.device(device) if device is not None else default_device()
     Ke = torch.as_tensor(element_matrix(E, nu, plane), dtype=torch.float64, device=dev)
-    if method == "auto":
-        route = np.where(is_mirror_symmetric(solid), "quarter", "periodic")
+    if method == "auto":  # a quarter needs two elements at least (the tree merges pairs)
+        quarter_ok = is_mirror_symmetric(solid) & ((H // 2) * (W // 2) >= 2)
+        route = np.where(quarter_ok, "quarter", "periodic")
     else:
         if method == "quarter" and not is_mirror_symmetric(solid).all():
             raise ValueError("method='quarter' needs cells mirror-symmetric about both mid-axes")
