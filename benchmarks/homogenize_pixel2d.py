@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from reference_fem import reference_homogenize  # noqa: E402
 
-from pipeline_lib.pixel2d.homogenize import homogenize_cells  # noqa: E402
+from pipeline_lib.pixel2d.homogenization import homogenize_cells  # noqa: E402
 from pipeline_lib.pixel2d.symmetry import symmetrize  # noqa: E402
 
 NU = 0.49

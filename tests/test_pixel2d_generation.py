@@ -6,7 +6,7 @@ from conftest import mirror_quarter
 from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.pixel2d import perturb as pt
 from pipeline_lib.pixel2d import simp
-from pipeline_lib.pixel2d.homogenize import homogenize_cells
+from pipeline_lib.pixel2d.homogenization import homogenize_cells
 from pipeline_lib.pixel2d.stages import digests
 from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
 

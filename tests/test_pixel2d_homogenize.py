@@ -7,7 +7,7 @@ from reference_fem import reference_homogenize
 
 from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.pixel2d import homogenize
-from pipeline_lib.pixel2d.homogenize import element_matrix, homogenize_cells, homogenize_scaled
+from pipeline_lib.pixel2d.homogenization import element_matrix, homogenize_cells, homogenize_scaled
 
 
 @pytest.mark.parametrize("plane", ["stress", "strain"])

@@ -1,4 +1,11 @@
 """2D pixel metamaterials: SIMP seeds, stochastic perturbation, periodic homogenization."""
-from pipeline_lib.pixel2d.homogenize import homogenize
 
 __all__ = ["homogenize"]
+
+
+def __getattr__(name):  # import torch only when the solver is asked for (PEP 562)
+    if name == "homogenize":
+        from pipeline_lib.pixel2d.homogenization import homogenize
+
+        return homogenize
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,7 +28,7 @@ from scipy import ndimage
 
 from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.optim.mma import init_state, mma_step
-from pipeline_lib.pixel2d.homogenize import element_matrix, homogenize_scaled
+from pipeline_lib.pixel2d.homogenization import element_matrix, homogenize_scaled
 from pipeline_lib.pixel2d.symmetry import mirror_quarter, symmetrize
 
 COMPONENTS = ((0, 0), (0, 1), (1, 1), (2, 2))  # C11, C12, C22, C33

@@ -16,10 +16,11 @@ from pipeline_lib.artifacts import ArtifactError
 from pipeline_lib.config import derive_seed
 from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.pixel2d import perturb as pt
-from pipeline_lib.pixel2d import simp
 from pipeline_lib.pixel2d.defects import COUNTERS, fix_defects
-from pipeline_lib.pixel2d.homogenize import homogenize_cells
 from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
+
+# torch (through simp and homogenize) is imported inside the two stages that solve, not here:
+# it costs 1.6 s per job, and most jobs of a perturbation iteration only shuffle arrays.
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,6 @@ def digests(cells: np.ndarray) -> np.ndarray:
                      for row in packed], dtype=np.uint64)
 
 
-def _material(cfg: dict) -> simp.Material:
-    m = cfg["material"]
-    return simp.Material(m["E"], m["nu"], m["plane"], m["void"])
-
-
 def _shard_slice(n: int, shard: int, shards: int) -> slice:
     if not 0 <= shard < shards:
         raise ValueError(f"shard {shard} is outside 0..{shards - 1}")
@@ -46,8 +42,10 @@ def _shard_slice(n: int, shard: int, shards: int) -> slice:
 
 def seeds(out: Path, *, shard: int, cfg: dict, seed: int) -> None:
     """SIMP seeds of one shard: targets, optimized designs, binary cells with defects fixed."""
+    from pipeline_lib.pixel2d import simp
+
     sc = cfg["seeds"]
-    mat = _material(cfg)
+    mat = simp.Material(**cfg["material"])
     D = elasticity_matrix(mat.E, mat.nu, mat.plane)
     # Targets come from one stream for all shards, so the seed set does not depend on sharding.
     targets, volumes = simp.sample_targets(np.random.default_rng(derive_seed(seed, "pixel2d", "targets")),
@@ -152,6 +150,8 @@ def _cell_shape(path: Path) -> tuple[int, int]:
 
 def homogenize_shard(candidates: Path, out: Path, *, shard: int, cfg: dict) -> None:
     """Effective stiffness of one shard (a contiguous slice) of an iteration's candidates."""
+    from pipeline_lib.pixel2d.homogenization import homogenize_cells
+
     shards = cfg["homogenize"]["shards"]
     with artifacts.open_artifact(candidates, "pixel2d/candidates") as h5:
         n = h5["cells"].shape[0]
