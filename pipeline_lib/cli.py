@@ -2,6 +2,7 @@
 
     python -m pipeline_lib inspect FILE.h5            datasets, shapes, units, provenance, statistics
     python -m pipeline_lib show FILE.h5 --index I --out x.png     render one sample
+    python -m pipeline_lib export FILE.h5 --index I --out x.vtp   one sample as a mesh
     python -m pipeline_lib run pixel2d.seeds --out F --shard 0 --cfg '{...}' --seed 1
     python -m pipeline_lib stages                     list the stages ``run`` knows
 """
@@ -25,6 +26,7 @@ from pipeline_lib import artifacts
 
 def _stages() -> dict[str, Callable]:
     from pipeline_lib.pixel2d import stages as p2
+    from pipeline_lib.truss3d import stages as t3
 
     return {
         "pixel2d.seeds": p2.seeds,
@@ -34,6 +36,13 @@ def _stages() -> dict[str, Callable]:
         "pixel2d.collect_iteration": p2.collect_iteration,
         "pixel2d.database": p2.database,
         "pixel2d.figures": p2.figures,
+        "truss3d.library_shard": t3.library_shard,
+        "truss3d.library": t3.library,
+        "truss3d.superpose_shard": t3.superpose_shard,
+        "truss3d.lattices": t3.lattices,
+        "truss3d.homogenize_shard": t3.homogenize_shard,
+        "truss3d.database": t3.database,
+        "truss3d.figures": t3.figures,
     }
 
 
@@ -127,7 +136,41 @@ def show(path: str | os.PathLike, index: int, out: str | os.PathLike) -> Path:
             from pipeline_lib.viz.cells import render_pixel_cell
 
             return render_pixel_cell(cell, out, C=C, title=f"{Path(path).name} #{index} {meta}")
+        if chain == "truss3d" and "adjacency" in h5:
+            n = h5["adjacency"].shape[0]
+            if not -n <= index < n:
+                raise artifacts.ArtifactError(path, f"index {index} is outside the {n} samples")
+            nodes, beams, radius = _truss_frame(h5, index)
+            title = f"{Path(path).name} #{index}"
+            if "C9" in h5:
+                title += "  C11 C22 C33 C44 = " + " ".join(f"{h5['C9'][index][k]:.3g}" for k in (0, 3, 5, 6))
+            from pipeline_lib.viz.render3d import render_lattices
+
+            return render_lattices([(nodes, beams, radius)], out, titles=[title], ncol=1, window=640)
     raise artifacts.ArtifactError(path, f"'show' does not know how to render kind {kind!r}")
+
+
+def _truss_frame(h5, index: int):
+    """Full-cell nodes, beams and tube radius (cell units) of one truss3d lattice."""
+    from pipeline_lib.truss3d.frame import build_frame, full_cell
+
+    nodes, beams = full_cell(build_frame(h5["adjacency"][index], h5["offsets"][index]))
+    radius = 2.0 * float(h5["radius"][index]) if "radius" in h5 else 0.04
+    return nodes, beams, radius
+
+
+def export(path: str | os.PathLike, index: int, out: str | os.PathLike) -> Path:
+    """Write one sample for other tools: a truss3d lattice as .vtp (lines + radius) or .stl (tubes)."""
+    from pipeline_lib.viz.render3d import export_lattice
+
+    with artifacts.open_artifact(path) as h5:
+        kind = str(h5.attrs["kind"])
+        if kind.startswith("truss3d/") and "adjacency" in h5:
+            n = h5["adjacency"].shape[0]
+            if not -n <= index < n:
+                raise artifacts.ArtifactError(path, f"index {index} is outside the {n} samples")
+            return export_lattice(*_truss_frame(h5, index), out)
+    raise artifacts.ArtifactError(path, f"'export' does not know how to write kind {kind!r}")
 
 
 # -------------------------------------------------------------------------------------------- run
@@ -188,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     p_show.add_argument("file")
     p_show.add_argument("--index", type=int, default=0)
     p_show.add_argument("--out", required=True)
+    p_exp = sub.add_parser("export", help="write one sample as a mesh (.vtp / .stl)")
+    p_exp.add_argument("file")
+    p_exp.add_argument("--index", type=int, default=0)
+    p_exp.add_argument("--out", required=True)
     p_run = sub.add_parser("run", help="run one pipeline stage", add_help=False)
     p_run.add_argument("stage")
     sub.add_parser("stages", help="list stages")
@@ -198,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                 inspect_file(f)
         elif args.cmd == "show":
             print(show(args.file, args.index, args.out))
+        elif args.cmd == "export":
+            print(export(args.file, args.index, args.out))
         elif args.cmd == "stages":
             for name, fn in sorted(_stages().items()):
                 print(f"{name:<30} {(fn.__doc__ or '').strip().splitlines()[0]}")

@@ -66,6 +66,23 @@ def test_tiny_preset_builds_a_valid_database_and_figures(tiny_run):
     assert not list((tiny_run / "data").rglob("*.tmp"))
 
 
+def test_tiny_preset_builds_the_truss_database(tiny_run):
+    from pipeline_lib.truss3d.frame import lattice_problems
+
+    db = artifacts.read(tiny_run / "data/truss3d/database.h5", "truss3d/database")
+    A, X, C = db["adjacency"], db["offsets"], db["C"]
+    assert len(A) > 30 and (db["iteration"] == -1).sum() > 0  # library and superposed lattices
+    assert (np.linalg.eigvalsh(C)[:, 0] > 0).all()
+    np.testing.assert_allclose(db["relative_density"], 0.15, rtol=1e-12)
+    assert len(np.unique(db["digest"])) == len(A)
+    sup = db["iteration"] == -1
+    assert (db["parent_a"][sup] >= 0).all() and (db["parent_a"][sup] < (~sup).sum()).all()
+    for a, x in zip(A[:20], X[:20]):
+        assert lattice_problems(a, x) == []
+    for png in ("gallery.png", "elastic_surfaces.png", "property_space.png"):
+        assert (tiny_run / "data/truss3d/figures" / png).read_bytes()[:4] == b"\x89PNG"
+
+
 def test_inspect_and_show_summarize_any_artifact(tiny_run, tmp_path):
     py = [sys.executable, "-m", "pipeline_lib"]
     out = subprocess.run(py + ["inspect", str(tiny_run / "data/pixel2d/database.h5"),
@@ -78,6 +95,13 @@ def test_inspect_and_show_summarize_any_artifact(tiny_run, tmp_path):
     subprocess.run(py + ["show", str(tiny_run / "data/pixel2d/database.h5"), "--index", "3", "--out", str(png)],
                    env=_env(), check=True, capture_output=True)
     assert png.read_bytes()[:4] == b"\x89PNG"
+    truss = tiny_run / "data/truss3d/database.h5"
+    subprocess.run(py + ["show", str(truss), "--index", "5", "--out", str(tmp_path / "lat.png")],
+                   env=_env(), check=True, capture_output=True)
+    assert (tmp_path / "lat.png").read_bytes()[:4] == b"\x89PNG"
+    subprocess.run(py + ["export", str(truss), "--index", "5", "--out", str(tmp_path / "lat.vtp")],
+                   env=_env(), check=True, capture_output=True)
+    assert (tmp_path / "lat.vtp").stat().st_size > 0
 
 
 def test_a_config_that_breaks_the_schema_stops_before_any_job(tmp_path):

@@ -79,3 +79,29 @@ def spread_sample(P: np.ndarray, k: int) -> np.ndarray:
         chosen.append(nxt)
         d = np.minimum(d, np.linalg.norm(Z - Z[nxt], axis=1))
     return np.array(chosen)
+
+
+def property_space_3d(panels: Sequence[tuple[np.ndarray, Sequence[str]]], color: np.ndarray, out: str | os.PathLike, *,
+                      size: np.ndarray | None = None, color_label: str = "", title: str = "",
+                      log: bool = True) -> Path:
+    """3D scatter panels of property triples, each with its projections on the three back walls
+    (the style of paper 002's Fig. 1d).  ``panels``: (P (N, 3), axis labels) per panel."""
+    fig = plt.figure(figsize=(6.2 * len(panels), 5.6))
+    s = 4.0 if size is None else 2.0 + 30.0 * (size - size.min()) / (np.ptp(size) + 1e-12)
+    for k, (P, labels) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1, projection="3d")
+        Q = np.log10(np.maximum(P, 1e-300)) if log else P
+        lo = Q.min(0)
+        sc = ax.scatter(Q[:, 0], Q[:, 1], Q[:, 2], c=color, s=s, cmap="viridis", depthshade=False, linewidths=0)
+        grey = dict(c="0.75", s=1.0, linewidths=0, depthshade=False)
+        ax.scatter(Q[:, 0], Q[:, 1], np.full(len(Q), lo[2]), **grey)
+        ax.scatter(Q[:, 0], np.full(len(Q), Q[:, 1].max()), Q[:, 2], **grey)
+        ax.scatter(np.full(len(Q), lo[0]), Q[:, 1], Q[:, 2], **grey)
+        pre = "log10 " if log else ""
+        ax.set_xlabel(pre + labels[0])
+        ax.set_ylabel(pre + labels[1])
+        ax.set_zlabel(pre + labels[2])
+    fig.colorbar(sc, ax=fig.axes, label=color_label, shrink=0.6)
+    if title:
+        fig.suptitle(title)
+    return save_atomic(fig, out)

@@ -1,0 +1,176 @@
+"""Lattice generation (paper 002, "Creating the design space" and Methods "Data generation").
+
+1. Elementary lattices on the octant: simple cubic on the cell edges and at half period, BCC,
+   octet (FCC) and octahedron, each as a 1x1x1 cell of side 2 and as a 2x2x2 tessellation (cells of
+   side 1, i.e. one per octant).  Beams longer than sqrt(3)/2 go through the candidate node in the
+   middle, so every beam obeys the length rule.
+2. Stochastic perturbation: a step inserts or removes nodes (a new node is connected to 1..k of its
+   nearest active nodes) and beams, and redraws the offsets of free nodes ~ U(-0.5, 0.5) within
+   their constraints; a step is retried until the lattice is valid (one component, beams <=
+   sqrt(3)/2, no dangling node, touches all six octant faces).  Chains of such steps from every
+   elementary lattice, each state kept, form the library.
+3. Superposition: the union (logical OR) of the adjacency of two library lattices; a node active
+   in both keeps the first lattice's offsets.  Crossing beams are split by the frame builder (see
+   pipeline_lib.truss3d.frame); pairs that violate a rule are redrawn.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline_lib.truss3d.frame import build_frame, lattice_problems
+from pipeline_lib.truss3d.octant import FREE, R_MAX, node_index, positions
+
+Lattice = tuple[np.ndarray, np.ndarray]  # adjacency (27, 27) bool, offsets (27, 3)
+
+
+def _from_paths(paths) -> np.ndarray:
+    A = np.eye(27, dtype=bool)
+    for path in paths:
+        for u, v in zip(path[:-1], path[1:]):
+            i, j = node_index(*u), node_index(*v)
+            A[i, j] = A[j, i] = True
+    return A
+
+
+def _mid(u, v):
+    return tuple((np.add(u, v) / 2).tolist())
+
+
+_CORNERS = [(x, y, z) for x in (0, 1) for y in (0, 1) for z in (0, 1)]
+_FACES = [(0, .5, .5), (1, .5, .5), (.5, 0, .5), (.5, 1, .5), (.5, .5, 0), (.5, .5, 1)]
+_OCT_EDGES = [(u, v) for i, u in enumerate(_CORNERS) for v in _CORNERS[i + 1:] if np.abs(np.subtract(u, v)).sum() == 1]
+
+
+def _face_corners(f):
+    a = [k for k in range(3) if f[k] == 0.5]
+    return [tuple(f[k] if k not in a else (c0 if k == a[0] else c1) for k in range(3))
+            for c0 in (0, 1) for c1 in (0, 1)]
+
+
+def _adjacent_faces():
+    return [(f, g) for i, f in enumerate(_FACES) for g in _FACES[i + 1:]
+            if np.isclose(np.linalg.norm(np.subtract(f, g)), np.sqrt(0.5))]
+
+
+ELEMENTARY: dict[str, np.ndarray] = {
+    # simple cubic with struts on the edges of the full cell (period 2)
+    "sc": _from_paths([[(0, 1, 1), (.5, 1, 1), (1, 1, 1)], [(1, 0, 1), (1, .5, 1), (1, 1, 1)],
+                       [(1, 1, 0), (1, 1, .5), (1, 1, 1)]]),
+    # simple cubic at half period: struts on all octant edges
+    "sc_half": _from_paths([[u, _mid(u, v), v] for u, v in _OCT_EDGES]),
+    # body-centred cubic, cell side 2: centre to corners through the body node
+    "bcc": _from_paths([[(0, 0, 0), (.5, .5, .5), (1, 1, 1)]]),
+    # BCC at half period: body node to the eight octant corners
+    "bcc_half": _from_paths([[(.5, .5, .5), c] for c in _CORNERS]),
+    # octet (FCC nearest neighbours), cell side 2: corner to face centres, face centre to face centre
+    "octet": _from_paths([[(1, 1, 1), (1, .5, .5), (1, 0, 0)], [(1, 1, 1), (.5, 1, .5), (0, 1, 0)],
+                          [(1, 1, 1), (.5, .5, 1), (0, 0, 1)], [(1, 0, 0), (.5, .5, 0), (0, 1, 0)],
+                          [(1, 0, 0), (.5, 0, .5), (0, 0, 1)], [(0, 1, 0), (0, .5, .5), (0, 0, 1)]]),
+    # octet at half period: FCC in the octant
+    "octet_half": _from_paths([[f, c] for f in _FACES for c in _face_corners(f)] + [list(p) for p in _adjacent_faces()]),
+    # octahedron, cell side 2: the octahedron on the full cell's face centres
+    "octahedron": _from_paths([[(1, 0, 0), (.5, .5, 0), (0, 1, 0)], [(1, 0, 0), (.5, 0, .5), (0, 0, 1)],
+                               [(0, 1, 0), (0, .5, .5), (0, 0, 1)]]),
+    # octahedron at half period: on the octant's face centres
+    "octahedron_half": _from_paths([list(p) for p in _adjacent_faces()]),
+}
+ELEMENTARY_NAMES = tuple(ELEMENTARY)
+
+
+def canonical(A: np.ndarray, x: np.ndarray) -> Lattice:
+    """Symmetric adjacency with a true diagonal; offsets of inactive nodes zeroed."""
+    A = np.asarray(A, dtype=bool)
+    A = A | A.T
+    np.fill_diagonal(A, True)
+    active = (A & ~np.eye(27, dtype=bool)).any(1)
+    x = np.where(active[:, None] & FREE, np.asarray(x, dtype=float), 0.0)
+    return A, x
+
+
+def digest(A: np.ndarray, x: np.ndarray) -> int:
+    """64-bit digest of a canonical lattice (topology bits + offsets rounded to 1e-9)."""
+    iu, ju = np.triu_indices(27, 1)
+    bits = np.packbits(np.asarray(A, dtype=bool)[iu, ju]).tobytes()
+    off = np.round(np.asarray(x, dtype=float) * 1e9).astype(np.int64).tobytes()
+    return int.from_bytes(hashlib.blake2b(bits + off, digest_size=8).digest(), "little")
+
+
+def is_valid(A: np.ndarray, x: np.ndarray) -> bool:
+    return not lattice_problems(A, x)
+
+
+@dataclass(frozen=True)
+class PerturbParams:
+    iterations: int = 10
+    move_probability: float = 0.5
+    add_node: float = 0.3
+    remove_node: float = 0.2
+    add_beam: float = 0.3
+    remove_beam: float = 0.2
+    max_neighbours: int = 3
+    max_tries: int = 50
+
+
+def perturb_step(rng: np.random.Generator, A: np.ndarray, x: np.ndarray, p: PerturbParams) -> Lattice | None:
+    """One valid random perturbation of a lattice, or None after max_tries invalid attempts."""
+    for _ in range(p.max_tries):
+        B = A.copy()
+        y = x.copy()
+        off = B & ~np.eye(27, dtype=bool)
+        active = np.flatnonzero(off.any(1))
+        inactive = np.flatnonzero(~off.any(1))
+        if rng.random() < p.remove_node and len(active) > 2:
+            k = rng.choice(active)
+            B[k, :] = B[:, k] = False
+        if rng.random() < p.add_node and len(inactive):
+            k = rng.choice(inactive)
+            pos = positions(y)
+            act = np.flatnonzero((B & ~np.eye(27, dtype=bool)).any(1))
+            dist = np.linalg.norm(pos[act] - pos[k], axis=1)
+            near = act[np.argsort(dist)][: rng.integers(1, p.max_neighbours + 1)]
+            near = near[np.linalg.norm(pos[near] - pos[k], axis=1) <= R_MAX]
+            if len(near) == 0:
+                continue
+            B[k, near] = B[near, k] = True
+        act = np.flatnonzero((B & ~np.eye(27, dtype=bool)).any(1))
+        if rng.random() < p.add_beam and len(act) > 1:
+            i, j = rng.choice(act, 2, replace=False)
+            B[i, j] = B[j, i] = True
+        if rng.random() < p.remove_beam:
+            iu, ju = np.nonzero(np.triu(B, 1))
+            if len(iu) > 1:
+                e = rng.integers(len(iu))
+                B[iu[e], ju[e]] = B[ju[e], iu[e]] = False
+        move = rng.random(27) < p.move_probability
+        y = np.where(move[:, None] & FREE, rng.uniform(-0.5, 0.5, (27, 3)), y)
+        B, y = canonical(B, y)
+        if is_valid(B, y):
+            return B, y
+    return None
+
+
+def perturbation_chain(rng: np.random.Generator, A: np.ndarray, x: np.ndarray, p: PerturbParams) -> list[Lattice]:
+    """The states of a chain of ``p.iterations`` valid perturbation steps (stops early if stuck)."""
+    out = []
+    for _ in range(p.iterations):
+        nxt = perturb_step(rng, A, x, p)
+        if nxt is None:
+            break
+        A, x = nxt
+        out.append(nxt)
+    return out
+
+
+def superpose(A1: np.ndarray, x1: np.ndarray, A2: np.ndarray, x2: np.ndarray) -> Lattice:
+    """Union of two lattices; a node active in both keeps the first lattice's offsets."""
+    act1 = (A1 & ~np.eye(27, dtype=bool)).any(1)
+    x = np.where(act1[:, None], x1, x2)
+    return canonical(A1 | A2, x)
+
+
+def split_count(A: np.ndarray, x: np.ndarray) -> int:
+    """Number of nodes the frame builder adds where beams cross."""
+    return int((build_frame(A, x).candidate < 0).sum())

@@ -1,0 +1,34 @@
+"""Artifact kinds of the truss3d chain (see pipeline_lib.artifacts for the common attributes)."""
+from pipeline_lib.artifacts import Field, Schema, register
+
+_LATTICE = (
+    Field("adjacency", "bool", ("N", 27, 27), "1",
+          "beams between the 27 candidate octant nodes (symmetric, true diagonal); node order in "
+          "pipeline_lib.truss3d.octant"),
+    Field("offsets", "float64", ("N", 27, 3), "natural coordinate",
+          "node offsets in [-0.5, 0.5] along each node's free directions, 0 elsewhere"),
+)
+_ORIGIN = (
+    Field("elementary", "int8", ("N",), "code",
+          "elementary lattice the cell descends from (index into attribute 'elementary_names'; -1: a superposition)"),
+    Field("parent_a", "int64", ("N",), "row", "library row this lattice was perturbed from, or first superposed parent (-1: none)"),
+    Field("parent_b", "int64", ("N",), "row", "second superposed parent (-1: none)"),
+    Field("iteration", "int32", ("N",), "1", "perturbation step in its chain (0: elementary; -1: superposition)"),
+    Field("digest", "uint64", ("N",), "hash", "64-bit BLAKE2b digest of topology and offsets, for deduplication"),
+)
+
+LIBRARY = register(Schema("truss3d/library", 1, _LATTICE + _ORIGIN,
+                          "elementary lattices and their perturbation chains"))
+LATTICES = register(Schema("truss3d/lattices", 1, _LATTICE + _ORIGIN,
+                           "library and superposed lattices, valid and deduplicated, not yet homogenized"))
+STIFFNESS = register(Schema("truss3d/stiffness", 1, (
+    Field("index", "int64", ("N",), "row", "row of the lattices file each result belongs to"),
+    Field("C", "float64", ("N", 6, 6), "E (solid Young's modulus)",
+          "effective stiffness, Voigt (11, 22, 33, 23, 31, 12), engineering shear strains"),
+    Field("radius", "float64", ("N",), "cell side", "strut radius as a fraction of the full cell side"),
+    Field("relative_density", "float64", ("N",), "1", "summed strut volume over cell volume (shared struts once)"),
+), "homogenized stiffness of one shard of the lattices"))
+DATABASE = register(Schema("truss3d/database", 1, _LATTICE + (
+    STIFFNESS.field("C"), STIFFNESS.field("radius"), STIFFNESS.field("relative_density"),
+    Field("C9", "float64", ("N", 9), "E", "C11, C12, C13, C22, C23, C33, C44, C55, C66 (the paper's nine components)"),
+) + _ORIGIN, "the truss3d lattice database"))

@@ -1,0 +1,165 @@
+# truss3d: elementary lattices -> perturbation chains (library) -> superposition -> sharded
+# Timoshenko-beam homogenization at fixed relative density.
+# data/truss3d/library/shard_S.h5      perturbation chains of shard S
+# data/truss3d/library.h5              elementary lattices + chains, deduplicated
+# data/truss3d/superposed/shard_S.h5   superposed pairs of library lattices
+# data/truss3d/lattices.h5             library + superposed, deduplicated
+# data/truss3d/stiffness/shard_S.h5    C of one slice of the lattices
+# data/truss3d/database.h5             lattices + C + origin
+# data/truss3d/figures/*.png           gallery, elastic surfaces, property space
+T3 = "data/truss3d"
+T3CFG = config["truss3d"]
+
+
+rule truss3d:
+    input:
+        f"{T3}/database.h5",
+        f"{T3}/figures/gallery.png",
+        f"{T3}/figures/elastic_surfaces.png",
+        f"{T3}/figures/property_space.png",
+
+
+rule truss3d_library_shard:
+    output:
+        f"{T3}/library/shard_{{shard}}.h5",
+    params:
+        cfg=cfg_json("truss3d", "library"),
+        seed=config["seed"],
+    log:
+        f"{T3}/logs/library_{{shard}}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=120,
+        gpu=0,
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.library_shard", "--out {output} --shard {wildcards.shard} --cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule truss3d_library:
+    input:
+        expand(f"{T3}/library/shard_{{shard}}.h5", shard=range(T3CFG["library"]["shards"])),
+    output:
+        f"{T3}/library.h5",
+    log:
+        f"{T3}/logs/library.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+        gpu=0,
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.library", "--shards {input} --out {output}")
+
+
+rule truss3d_superpose:
+    input:
+        f"{T3}/library.h5",
+    output:
+        f"{T3}/superposed/shard_{{shard}}.h5",
+    params:
+        cfg=cfg_json("truss3d", "superposition"),
+        seed=config["seed"],
+    log:
+        f"{T3}/logs/superposed_{{shard}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+        gpu=0,
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.superpose_shard", "--library {input} --out {output} --shard {wildcards.shard} "
+              "--cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule truss3d_lattices:
+    input:
+        library=f"{T3}/library.h5",
+        superposed=expand(f"{T3}/superposed/shard_{{shard}}.h5", shard=range(T3CFG["superposition"]["shards"])),
+    output:
+        f"{T3}/lattices.h5",
+    log:
+        f"{T3}/logs/lattices.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.lattices", "--library {input.library} --superposed {input.superposed} --out {output}")
+
+
+rule truss3d_homogenize:
+    input:
+        f"{T3}/lattices.h5",
+    output:
+        f"{T3}/stiffness/shard_{{shard}}.h5",
+    params:
+        cfg=cfg_json("truss3d", "material", "beam", "relative_density", "density", "homogenize"),
+    log:
+        f"{T3}/logs/stiffness_{{shard}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+        gpu=0,
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.homogenize_shard", "--lattices {input} --out {output} --shard {wildcards.shard} "
+              "--cfg {params.cfg:q}")
+
+
+rule truss3d_database:
+    input:
+        lattices=f"{T3}/lattices.h5",
+        stiffness=expand(f"{T3}/stiffness/shard_{{shard}}.h5", shard=range(T3CFG["homogenize"]["shards"])),
+    output:
+        f"{T3}/database.h5",
+    params:
+        # provenance: the whole chain's config (figures aside); upstream changes rerun this anyway
+        cfg=json.dumps({k: v for k, v in T3CFG.items() if k != "figures"}, sort_keys=True),
+        seed=config["seed"],
+    log:
+        f"{T3}/logs/database.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.database", "--lattices {input.lattices} --stiffness {input.stiffness} --out {output} "
+              "--cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule truss3d_figures:
+    input:
+        f"{T3}/database.h5",
+    output:
+        gallery=f"{T3}/figures/gallery.png",
+        surfaces=f"{T3}/figures/elastic_surfaces.png",
+        property_space=f"{T3}/figures/property_space.png",
+    params:
+        cfg=cfg_json("truss3d", "figures"),
+    log:
+        f"{T3}/logs/figures.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+        gpu=0,
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.figures", "--db {input} --gallery {output.gallery} --surfaces {output.surfaces} "
+              "--property-space {output.property_space} --cfg {params.cfg:q}")
