@@ -186,6 +186,7 @@ def test_solid_fraction_mode_needs_thinner_struts_than_the_strut_sum():
     (lambda A, X: (A, X + FREE * 0.7), "outside"),
     (lambda A, X: (A, X + 0.1), "fixed axis"),
     (lambda A, X: (_nontiling(), X), "does not touch"),
+    (lambda A, X: (_asymmetric(A), X), "not symmetric"),
 ])
 def test_bad_lattices_are_refused_with_their_index(mutate, message):
     A, X = mutate(ELEMENTARY["octet"].copy(), Z.copy())
@@ -202,6 +203,12 @@ def test_exactly_one_of_radius_and_density():
         homogenize(ELEMENTARY["bcc"], Z)
     with pytest.raises(ValueError, match="exactly one"):
         homogenize(ELEMENTARY["bcc"], Z, radius=0.1, relative_density=0.1)
+
+
+def _asymmetric(A):
+    A = A.copy()
+    A[0, 13] = True  # beam from node 0 to the body node, recorded one way only
+    return A
 
 
 def _disconnected():
