@@ -13,12 +13,10 @@ Connectivity is through edges (4-neighbours), matching how Q4 elements transmit 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage
 
-_EDGE = ndimage.generate_binary_structure(2, 1)
+from pipeline_lib.periodic import component_windings, load_bearing  # noqa: F401  (re-exported)
 
 COUNTERS = ("isolated_solid", "isolated_void", "checkerboard", "floating_parts", "rejected")
 
@@ -42,67 +40,6 @@ def checkerboards(solid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c = np.roll(solid, -1, -2)  # below
     d = np.roll(b, -1, -2)  # below right
     return a & d & ~b & ~c, b & c & ~a & ~d
-
-
-def component_windings(solid: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Label the solid of one (H, W) cell on the torus.
-
-    Returns per-pixel labels (0 = void) of the non-periodic patches and, for each torus component,
-    the rank (0, 1 or 2) of the lattice of translations it connects a pixel to when the cell is
-    tiled: rank 2 means it carries load in every direction.  ``ranks[label - 1]`` is the rank of the
-    component that patch ``label`` belongs to.
-    """
-    H, W = solid.shape
-    lab, n = ndimage.label(solid, structure=_EDGE)
-    edges = set()
-    rows = np.flatnonzero(solid[:, W - 1] & solid[:, 0])
-    for i in rows:
-        edges.add((lab[i, W - 1], lab[i, 0], 0, 1))
-    cols = np.flatnonzero(solid[H - 1, :] & solid[0, :])
-    for j in cols:
-        edges.add((lab[H - 1, j], lab[0, j], 1, 0))
-    adj: dict[int, list[tuple[int, int, int]]] = {k: [] for k in range(1, n + 1)}
-    for a, b, dy, dx in edges:
-        adj[a].append((b, dy, dx))
-        adj[b].append((a, -dy, -dx))
-    lift: dict[int, tuple[int, int]] = {}
-    ranks = [0] * n
-    for start in range(1, n + 1):
-        if start in lift:
-            continue
-        lift[start] = (0, 0)
-        members, windings, stack = [start], [], [start]
-        while stack:
-            a = stack.pop()
-            ya, xa = lift[a]
-            for b, dy, dx in adj[a]:
-                want = (ya + dy, xa + dx)
-                if b not in lift:
-                    lift[b] = want
-                    members.append(b)
-                    stack.append(b)
-                elif lift[b] != want:
-                    windings.append((want[0] - lift[b][0], want[1] - lift[b][1]))
-        rank = int(np.linalg.matrix_rank(np.array(windings))) if windings else 0
-        for m in members:
-            ranks[m - 1] = rank
-    return lab, ranks
-
-
-def load_bearing(solid: np.ndarray) -> tuple[np.ndarray, int]:
-    """Mask of the solid that belongs to components wrapping in both directions, and the number
-    of patches (connected pieces of the unwrapped cell) outside it."""
-    lab, ranks = component_windings(solid)
-    keep = np.array([False] + [r == 2 for r in ranks])
-    return keep[lab], sum(r < 2 for r in ranks)
-
-
-@dataclass
-class DefectReport:
-    counts: Counter = field(default_factory=Counter)
-
-    def as_dict(self) -> dict[str, int]:
-        return {k: int(self.counts.get(k, 0)) for k in COUNTERS}
 
 
 def fix_defects(cells: np.ndarray, max_rounds: int = 8) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
