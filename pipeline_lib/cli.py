@@ -2,7 +2,7 @@
 
     python -m pipeline_lib inspect FILE.h5            datasets, shapes, units, provenance, statistics
     python -m pipeline_lib show FILE.h5 --index I --out x.png     render one sample
-    python -m pipeline_lib export FILE.h5 --index I --out x.vtp   one sample as a mesh
+    python -m pipeline_lib export FILE.h5 --index I --out x.stl   one sample as a mesh (.stl/.vtp/.vti/.vtu)
     python -m pipeline_lib run pixel2d.seeds --out F --shard 0 --cfg '{...}' --seed 1
     python -m pipeline_lib stages                     list the stages ``run`` knows
 """
@@ -27,6 +27,7 @@ from pipeline_lib import artifacts
 def _stages() -> dict[str, Callable]:
     from pipeline_lib.pixel2d import stages as p2
     from pipeline_lib.truss3d import stages as t3
+    from pipeline_lib.voxel3d import stages as v3
 
     return {
         "pixel2d.seeds": p2.seeds,
@@ -43,6 +44,12 @@ def _stages() -> dict[str, Callable]:
         "truss3d.homogenize_shard": t3.homogenize_shard,
         "truss3d.database": t3.database,
         "truss3d.figures": t3.figures,
+        "voxel3d.generate": v3.generate,
+        "voxel3d.units": v3.units,
+        "voxel3d.homogenize_shard": v3.homogenize_shard,
+        "voxel3d.database": v3.database,
+        "voxel3d.aleatoric": v3.aleatoric,
+        "voxel3d.figures": v3.figures,
     }
 
 
@@ -147,7 +154,22 @@ def show(path: str | os.PathLike, index: int, out: str | os.PathLike) -> Path:
             from pipeline_lib.viz.render3d import render_lattices
 
             return render_lattices([(nodes, beams, radius)], out, titles=[title], ncol=1, window=640)
+        if chain == "voxel3d" and "cells" in h5:
+            cell = _sample(h5, "cells", index, path)
+            title = f"{Path(path).name} #{index}"
+            if "E" in h5:
+                title += f"  E={h5['E'][index]:.4g} MPa  nu={h5['nu'][index]:.3f}"
+            from pipeline_lib.viz.render3d import render_voxels
+
+            return render_voxels(cell[None], out, titles=[title], ncol=1, window=640)
     raise artifacts.ArtifactError(path, f"'show' does not know how to render kind {kind!r}")
+
+
+def _sample(h5, name: str, index: int, path):
+    n = h5[name].shape[0]
+    if not -n <= index < n:
+        raise artifacts.ArtifactError(path, f"index {index} is outside the {n} samples")
+    return h5[name][index]
 
 
 def _truss_frame(h5, index: int):
@@ -160,11 +182,14 @@ def _truss_frame(h5, index: int):
 
 
 def export(path: str | os.PathLike, index: int, out: str | os.PathLike) -> Path:
-    """Write one sample for other tools: a truss3d lattice as .vtp (lines + radius) or .stl (tubes)."""
-    from pipeline_lib.viz.render3d import export_lattice
+    """Write one sample for other tools: a truss3d lattice as .vtp (lines + radius) or .stl (tubes);
+    a voxel3d unit as .stl (closed marching-cubes surface) or .vti / .vtu (voxels, for ParaView)."""
+    from pipeline_lib.viz.render3d import export_lattice, export_voxels
 
     with artifacts.open_artifact(path) as h5:
         kind = str(h5.attrs["kind"])
+        if kind.startswith("voxel3d/") and "cells" in h5:
+            return export_voxels(_sample(h5, "cells", index, path), out)
         if kind.startswith("truss3d/") and "adjacency" in h5:
             n = h5["adjacency"].shape[0]
             if not -n <= index < n:
@@ -231,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     p_show.add_argument("file")
     p_show.add_argument("--index", type=int, default=0)
     p_show.add_argument("--out", required=True)
-    p_exp = sub.add_parser("export", help="write one sample as a mesh (.vtp / .stl)")
+    p_exp = sub.add_parser("export", help="write one sample as a mesh (.stl, .vtp, .vti, .vtu)")
     p_exp.add_argument("file")
     p_exp.add_argument("--index", type=int, default=0)
     p_exp.add_argument("--out", required=True)

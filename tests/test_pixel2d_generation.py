@@ -7,7 +7,7 @@ from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.pixel2d import perturb as pt
 from pipeline_lib.pixel2d import simp
 from pipeline_lib.pixel2d.homogenization import homogenize_cells
-from pipeline_lib.pixel2d.stages import digests
+from pipeline_lib.digest import binary_digests as digests
 from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
 
 D = elasticity_matrix(1.0, 0.49, "stress")

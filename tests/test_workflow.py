@@ -83,6 +83,25 @@ def test_tiny_preset_builds_the_truss_database(tiny_run):
         assert (tiny_run / "data/truss3d/figures" / png).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_tiny_preset_builds_the_voxel_database(tiny_run):
+    from pipeline_lib.voxel3d.symmetry import is_cubic
+    from pipeline_lib.voxel3d.screening import rejection
+
+    db = artifacts.read(tiny_run / "data/voxel3d/database.h5", "voxel3d/database")
+    cells = db["cells"]
+    assert len(cells) >= 10 and set(np.unique(db["source"])) == {0, 1, 2}
+    assert is_cubic(cells).all()
+    assert all(rejection(c.astype(bool), (0.05, 0.4)) is None for c in cells)
+    C = db["C"]
+    assert (np.linalg.eigvalsh(C)[:, 0] > 0).all()
+    np.testing.assert_allclose(C[:, 0, 0], C[:, 2, 2], rtol=1e-12)  # cubic
+    assert (db["E_s"] != db["E_s"][0]).any()  # each unit its own material draw
+    ale = artifacts.read(tiny_run / "data/voxel3d/aleatoric.h5", "voxel3d/aleatoric")
+    assert len(ale["unit"]) == 3 and ale["E"].std() > 0
+    for png in ("histograms.png", "gallery.png"):
+        assert (tiny_run / "data/voxel3d/figures" / png).read_bytes()[:4] == b"\x89PNG"
+
+
 def test_inspect_and_show_summarize_any_artifact(tiny_run, tmp_path):
     py = [sys.executable, "-m", "pipeline_lib"]
     out = subprocess.run(py + ["inspect", str(tiny_run / "data/pixel2d/database.h5"),
@@ -102,6 +121,13 @@ def test_inspect_and_show_summarize_any_artifact(tiny_run, tmp_path):
     subprocess.run(py + ["export", str(truss), "--index", "5", "--out", str(tmp_path / "lat.vtp")],
                    env=_env(), check=True, capture_output=True)
     assert (tmp_path / "lat.vtp").stat().st_size > 0
+    vox = tiny_run / "data/voxel3d/database.h5"
+    subprocess.run(py + ["show", str(vox), "--index", "2", "--out", str(tmp_path / "unit.png")],
+                   env=_env(), check=True, capture_output=True)
+    for suffix in (".stl", ".vti"):
+        subprocess.run(py + ["export", str(vox), "--index", "2", "--out", str(tmp_path / f"unit{suffix}")],
+                       env=_env(), check=True, capture_output=True)
+        assert (tmp_path / f"unit{suffix}").stat().st_size > 0
 
 
 def test_a_config_that_breaks_the_schema_stops_before_any_job(tmp_path):

@@ -4,7 +4,6 @@ of Snakemake; ``python -m pipeline_lib run pixel2d.<name>`` calls them.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 from pipeline_lib import artifacts
 from pipeline_lib.artifacts import ArtifactError
 from pipeline_lib.config import derive_seed
+from pipeline_lib.digest import binary_digests as digests
 from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.pixel2d import perturb as pt
 from pipeline_lib.pixel2d.defects import COUNTERS, fix_defects
@@ -23,15 +23,6 @@ from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
 # it costs 1.6 s per job, and most jobs of a perturbation iteration only shuffle arrays.
 
 log = logging.getLogger(__name__)
-
-
-def digests(cells: np.ndarray) -> np.ndarray:
-    """64-bit BLAKE2b digest of each packed cell (shape included)."""
-    cells = np.asarray(cells, dtype=bool)
-    packed = np.packbits(cells.reshape(len(cells), -1), axis=1)
-    shape = np.array(cells.shape[1:], dtype=np.int64).tobytes()
-    return np.array([int.from_bytes(hashlib.blake2b(shape + row.tobytes(), digest_size=8).digest(), "little")
-                     for row in packed], dtype=np.uint64)
 
 
 def _shard_slice(n: int, shard: int, shards: int) -> slice:

@@ -105,3 +105,24 @@ def property_space_3d(panels: Sequence[tuple[np.ndarray, Sequence[str]]], color:
     if title:
         fig.suptitle(title)
     return save_atomic(fig, out)
+
+
+def histograms_by_group(values: dict[str, np.ndarray], group: np.ndarray, names: Sequence[str],
+                        out: str | os.PathLike, *, title: str = "", log_first: bool = False, bins: int = 40) -> Path:
+    """One panel per quantity, overlaid step histograms per group (e.g. per data source)."""
+    fig, axes = plt.subplots(1, len(values), figsize=(5.2 * len(values), 3.8), squeeze=False)
+    for k, (ax, (label, v)) in enumerate(zip(axes[0], values.items())):
+        v = np.asarray(v, dtype=float)
+        use_log = log_first and k == 0 and (v > 0).all() and len(v)
+        x = np.log10(v) if use_log else v
+        edges = np.histogram_bin_edges(x[np.isfinite(x)], bins=bins) if len(x) else bins
+        for g, name in enumerate(names):
+            sel = group == g
+            if sel.any():
+                ax.hist(x[sel], bins=edges, histtype="step", linewidth=1.5, label=f"{name} ({sel.sum()})")
+        ax.set_xlabel(("log10 " if use_log else "") + label)
+        ax.set_ylabel("units")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return save_atomic(fig, out)

@@ -1,0 +1,185 @@
+"""Entry points of the voxel3d chain (``python -m pipeline_lib run voxel3d.<name>``): each reads its
+input artifacts, calls the library and writes one artifact."""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import typing
+from pathlib import Path
+
+import numpy as np
+
+from pipeline_lib import artifacts
+from pipeline_lib.artifacts import ArtifactError
+from pipeline_lib.config import derive_seed
+from pipeline_lib.digest import binary_digests
+from pipeline_lib.voxel3d.schemas import SOURCES
+from pipeline_lib.voxel3d.screening import REASONS, screen
+
+log = logging.getLogger(__name__)
+
+
+def _rows(n: int, shard: int, shards: int) -> slice:
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} is outside 0..{shards - 1}")
+    return slice(n * shard // shards, n * (shard + 1) // shards)
+
+
+def generate(out: Path, *, source: str, shard: int, cfg: dict, seed: int) -> None:
+    """Units of one source and shard, screened (volume fraction, cubic, connected, no floating voxels)."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+    sc = cfg["sources"][source]
+    module = importlib.import_module(f"pipeline_lib.voxel3d.{source}")
+    # the parameter dataclass is the one ``generate`` takes (Optional[...] in its signature)
+    hint = typing.get_type_hints(module.generate)["params"]
+    params_cls = next(a for a in typing.get_args(hint) or (hint,) if dataclasses.is_dataclass(a))
+    try:
+        params = params_cls(**sc.get("params", {}))
+    except TypeError as exc:
+        raise ValueError(f"voxel3d.sources.{source}.params: {exc}") from None
+    rows = _rows(sc["count"], shard, sc["shards"])
+    count = rows.stop - rows.start
+    rng = np.random.default_rng(derive_seed(seed, "voxel3d", source, shard))
+    n = cfg["size"]
+    if count:
+        cells, family, desc = module.generate(rng, count, n=n, params=params)
+    else:
+        cells, family, desc = np.zeros((0, n, n, n), np.uint8), np.zeros(0, np.int64), []
+    keep, reasons = screen(cells, tuple(cfg["volume_fraction"]))
+    cells = cells[keep]
+    stats = {"made": int(count), "kept": int(keep.sum()), "rejected": reasons}
+    log.info("%s shard %d: %s", source, shard, stats)
+    artifacts.write(out, "voxel3d/units", {
+        "cells": cells.astype(np.uint8), "source": np.full(len(cells), SOURCES.index(source), np.int8),
+        "family": np.asarray(family, np.int64)[keep],
+        "description": np.array([d.encode()[:96] for d in np.asarray(desc, dtype=object)[keep]], dtype="S96")
+        if len(cells) else np.zeros(0, "S96"),
+        "volume_fraction": cells.mean(axis=(1, 2, 3)), "digest": binary_digests(cells)},
+        config=cfg, seed=seed, stats=stats)
+
+
+def units(parts: list[Path], out: Path) -> None:
+    """All sources and shards, deduplicated (first occurrence kept), with the screening counts."""
+    arrays = [artifacts.read(p, "voxel3d/units").arrays for p in parts]
+    cat = {k: np.concatenate([a[k] for a in arrays]) for k in arrays[0]}
+    _, first = np.unique(cat["digest"], return_index=True)
+    keep = np.zeros(len(cat["digest"]), dtype=bool)
+    keep[first] = True
+    cat = {k: v[keep] for k, v in cat.items()}
+    per_source = {}
+    for p in parts:
+        a = artifacts.read(p, "voxel3d/units", ["source"])
+        st = a.stats
+        src = SOURCES[int(a["source"][0])] if len(a["source"]) else Path(p).stem.rsplit("_", 1)[0]
+        agg = per_source.setdefault(src, {"made": 0, "kept": 0, "rejected": dict.fromkeys(REASONS, 0)})
+        agg["made"] += st["made"]
+        agg["kept"] += st["kept"]
+        for r, v in st["rejected"].items():
+            agg["rejected"][r] += v
+    for s, agg in per_source.items():
+        agg["in_database"] = int((cat["source"] == SOURCES.index(s)).sum())
+    stats = {"duplicates": int((~keep).sum()), "sources": per_source}
+    log.info("units: %d (%s)", len(cat["digest"]), stats)
+    artifacts.write(out, "voxel3d/units", cat, stats=stats)
+
+
+def _material_draw(seed: int, tag, mat: dict) -> tuple[float, float]:
+    """E_s, nu_s of one simulation: Gaussians, seeded by the unit (not by the shard it lands in)."""
+    rng = np.random.default_rng(derive_seed(seed, "voxel3d", "material", *tag))
+    E = rng.normal(mat["E_mean"], mat["E_std"])
+    nu = rng.normal(mat["nu_mean"], mat["nu_std"])
+    if not (E > 0 and -1 < nu < 0.5):
+        raise ValueError(f"material draw E={E:g}, nu={nu:g} is not admissible; narrow the distribution")
+    return float(E), float(nu)
+
+
+def _properties(C: np.ndarray) -> dict[str, np.ndarray]:
+    S = np.linalg.inv(C)
+    return {"E": 1 / S[:, 0, 0], "G": 1 / S[:, 3, 3], "nu": -S[:, 0, 1] / S[:, 0, 0],
+            "K": 1 / S[:, :3, :3].sum(axis=(1, 2))}
+
+
+def _simulate(cells, draws):
+    from pipeline_lib.voxel3d.homogenization import homogenize_cells
+
+    C = np.array([homogenize_cells(c, E=E, nu=nu) for c, (E, nu) in zip(cells, draws)]).reshape(len(cells), 6, 6)
+    out = {"C": C, "E_s": np.array([d[0] for d in draws], float), "nu_s": np.array([d[1] for d in draws], float)}
+    out.update(_properties(C) if len(C) else {k: np.zeros(0) for k in ("E", "G", "nu", "K")})
+    return out
+
+
+def homogenize_shard(units: Path, out: Path, *, shard: int, cfg: dict, seed: int) -> None:
+    """C of one shard of the units, each simulated with its own draw of E_s and nu_s."""
+    with artifacts.open_artifact(units, "voxel3d/units") as h5:
+        rows = _rows(h5["cells"].shape[0], shard, cfg["homogenize"]["shards"])
+        cells = h5["cells"][rows]
+        dig = h5["digest"][rows]
+    draws = [_material_draw(seed, (int(d),), cfg["material"]) for d in dig]
+    res = _simulate(cells, draws)
+    log.info("homogenized %d units", len(cells))
+    artifacts.write(out, "voxel3d/stiffness", dict(index=np.arange(rows.start, rows.start + len(cells)), **res),
+                    config=cfg, seed=seed, stats={"units": len(cells)})
+
+
+def database(units: Path, stiffness: list[Path], out: Path, *, cfg: dict, seed: int) -> None:
+    """Units joined with the stiffness of all shards: the voxel3d database."""
+    u = artifacts.read(units, "voxel3d/units")
+    n = len(u["digest"])
+    props = None
+    seen = np.zeros(n, dtype=int)
+    for s in stiffness:
+        part = artifacts.read(s, "voxel3d/stiffness")
+        idx = part["index"]
+        if len(idx) and (idx.min() < 0 or idx.max() >= n):
+            raise ArtifactError(s, f"rows {idx.min()}..{idx.max()} outside the {n} units of {units}")
+        if props is None:
+            props = {k: np.full((n,) + v.shape[1:], np.nan) for k, v in part.arrays.items() if k != "index"}
+        for k in props:
+            props[k][idx] = part[k]
+        seen[idx] += 1
+    if (seen != 1).any():
+        k = int(np.flatnonzero(seen != 1)[0])
+        raise ArtifactError(units, f"unit {k} has {seen[k]} stiffness results across {len(stiffness)} shards")
+    artifacts.write(out, "voxel3d/database", dict(u.arrays, **props), config=cfg, seed=seed, stats=u.stats)
+    log.info("voxel3d database: %d units", n)
+
+
+def aleatoric(db: Path, out: Path, *, cfg: dict, seed: int) -> None:
+    """Repeat the simulation of a few units with independent material draws: the true aleatoric
+    spread of their properties (the paper's Table 3 check)."""
+    ac = cfg["aleatoric"]
+    with artifacts.open_artifact(db, "voxel3d/database") as h5:
+        n = h5["cells"].shape[0]
+        k = min(ac["units"], n)
+        rows = np.unique(np.linspace(0, n - 1, k).astype(int)) if k else np.zeros(0, int)
+        cells = h5["cells"][rows] if len(rows) else np.zeros((0,) + h5["cells"].shape[1:], np.uint8)
+    unit = np.repeat(rows, ac["draws"])
+    reps = np.repeat(cells, ac["draws"], axis=0)
+    draws = [_material_draw(seed, ("repeat", int(r), d), cfg["material"]) for r in rows for d in range(ac["draws"])]
+    res = _simulate(reps, draws)
+    summary = {}
+    for r in rows:
+        sel = unit == r
+        summary[int(r)] = {p: {"mean": float(res[p][sel].mean()), "std": float(res[p][sel].std(ddof=1))}
+                           for p in ("E", "G", "nu", "K")} if ac["draws"] > 1 else {}
+    log.info("aleatoric spread: %s", summary)
+    artifacts.write(out, "voxel3d/aleatoric", dict(unit=unit.astype(np.int64), **res), config=cfg, seed=seed,
+                    stats={"spread": summary})
+
+
+def figures(db: Path, histograms: Path, gallery: Path, *, cfg: dict) -> None:
+    """Histograms of E and nu per source (the paper's Fig. 4) and a gallery of units spread over
+    the property space."""
+    from pipeline_lib.viz import plots, render3d
+
+    d = artifacts.read(db, "voxel3d/database", ["source", "E", "nu", "volume_fraction"])
+    plots.histograms_by_group({"E [MPa]": d["E"], "nu": d["nu"]}, d["source"], list(SOURCES), histograms,
+                              title=f"voxel3d: {len(d['E'])} units", log_first=True)
+    P = np.stack([np.log10(d["E"]), d["nu"], d["volume_fraction"]], 1)
+    pick = np.sort(plots.spread_sample(P, cfg["figures"]["gallery"]))
+    with artifacts.open_artifact(db, "voxel3d/database") as h5:
+        cells = h5["cells"][pick] if len(pick) else np.zeros((0, 2, 2, 2), np.uint8)
+    titles = [f"#{i} {SOURCES[d['source'][i]]}\nE={d['E'][i]:.3g} nu={d['nu'][i]:.2f}" for i in pick]
+    render3d.render_voxels(cells, gallery, titles=titles)
