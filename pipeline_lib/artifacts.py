@@ -281,3 +281,26 @@ def gather(paths: Sequence[str | os.PathLike], out: str | os.PathLike, kind: str
             raise ArtifactError(paths[0], f"dataset '{f.name}' present in some shards only")
         arrays[f.name] = np.concatenate(have, axis=0)
     return write(out, out_kind or kind, arrays, config=config, seed=seed, stats=stats)
+
+
+def join_shards(shards: Sequence[str | os.PathLike], kind: str, n: int, owner: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Scatter the results of shard artifacts (each with an ``index`` dataset of target rows) into
+    arrays of ``n`` rows.  Every row must be filled exactly once: a missing or duplicated row, or an
+    index outside 0..n-1, is an error naming the shard or the ``owner`` file the rows belong to."""
+    out: dict[str, np.ndarray] = {}
+    seen = np.zeros(n, dtype=int)
+    for s in shards:
+        part = read(s, kind)
+        idx = part["index"]
+        if len(idx) and (idx.min() < 0 or idx.max() >= n):
+            raise ArtifactError(s, f"rows {idx.min()}..{idx.max()} outside the {n} rows of {owner}")
+        for name, values in part.arrays.items():
+            if name != "index":
+                if name not in out:
+                    out[name] = np.full((n,) + values.shape[1:], np.nan, dtype=np.result_type(values.dtype, np.float64))
+                out[name][idx] = values
+        seen[idx] += 1
+    if (seen != 1).any():
+        k = int(np.flatnonzero(seen != 1)[0])
+        raise ArtifactError(owner, f"row {k} has {seen[k]} results across {len(shards)} shards (expected exactly 1)")
+    return out

@@ -119,3 +119,16 @@ def test_gather_stops_at_a_corrupt_shard_and_names_it(tmp_path):
     with pytest.raises(ArtifactError, match="b.h5"):
         artifacts.gather([a, b], tmp_path / "all.h5", "pixel2d/stiffness")
     assert not (tmp_path / "all.h5").exists()
+
+
+def test_join_shards_fills_every_row_exactly_once(tmp_path):
+    a = artifacts.write(tmp_path / "a.h5", "pixel2d/stiffness", {"index": np.array([2, 0]), "C": np.ones((2, 3, 3))})
+    b = artifacts.write(tmp_path / "b.h5", "pixel2d/stiffness", {"index": np.array([1]), "C": 2 * np.ones((1, 3, 3))})
+    C = artifacts.join_shards([a, b], "pixel2d/stiffness", 3, "owner.h5")["C"]
+    assert C[:, 0, 0].tolist() == [1, 2, 1]
+    with pytest.raises(ArtifactError, match="owner.h5: row 1 has 0 results"):
+        artifacts.join_shards([a], "pixel2d/stiffness", 3, "owner.h5")
+    with pytest.raises(ArtifactError, match="row 1 has 2 results"):
+        artifacts.join_shards([a, b, b], "pixel2d/stiffness", 3, "owner.h5")
+    with pytest.raises(ArtifactError, match="a.h5: rows 0..2 outside the 2 rows"):
+        artifacts.join_shards([a, b], "pixel2d/stiffness", 2, "owner.h5")

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from conftest import mirror_quarter
 
-from pipeline_lib.pixel2d.defects import checkerboards, component_windings, fix_defects, isolated
+from pipeline_lib.periodic import component_windings
+from pipeline_lib.pixel2d.defects import checkerboards, fix_defects, isolated
 from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 
 import numpy as np
 
-from pipeline_lib.periodic import component_windings, load_bearing  # noqa: F401  (re-exported)
+from pipeline_lib.periodic import load_bearing
 
 COUNTERS = ("isolated_solid", "isolated_void", "checkerboard", "floating_parts", "rejected")
 

@@ -163,20 +163,7 @@ def homogenize_shard(candidates: Path, out: Path, *, shard: int, cfg: dict) -> N
 def collect_iteration(candidates: Path, stiffness: list[Path], out: Path) -> None:
     """Join an iteration's candidates with the stiffness of all its shards."""
     cand = artifacts.read(candidates, "pixel2d/candidates")
-    n = len(cand["cells"])
-    C = np.full((n, 3, 3), np.nan)
-    seen = np.zeros(n, dtype=int)
-    for s in stiffness:
-        part = artifacts.read(s, "pixel2d/stiffness")
-        idx = part["index"]
-        if len(idx) and (idx.min() < 0 or idx.max() >= n):
-            raise ArtifactError(s, f"rows {idx.min()}..{idx.max()} outside the {n} candidates of {candidates}")
-        C[idx] = part["C"]
-        seen[idx] += 1
-    if (seen != 1).any():
-        k = int(np.flatnonzero(seen != 1)[0])
-        raise ArtifactError(candidates, f"candidate {k} has {seen[k]} stiffness results across "
-                                        f"{len(stiffness)} shards (expected exactly 1)")
+    C = artifacts.join_shards(stiffness, "pixel2d/stiffness", len(cand["cells"]), candidates)["C"]
     arrays = dict(cand.arrays, C=C)
     cfg = dict(cand.config, **artifacts.read(stiffness[0], "pixel2d/stiffness", []).config) if stiffness else cand.config
     artifacts.write(out, "pixel2d/cells", arrays, config=cfg, seed=int(cand.attrs["seed"]), stats=cand.stats)

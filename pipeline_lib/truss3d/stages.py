@@ -182,20 +182,8 @@ def database(lattices: Path, stiffness: list[Path], out: Path, *, cfg: dict, see
     from pipeline_lib.elasticity import orthotropic_components
 
     lat = artifacts.read(lattices, "truss3d/lattices")
+    res = artifacts.join_shards(stiffness, "truss3d/stiffness", len(lat["digest"]), lattices)
     n = len(lat["digest"])
-    res = {k: np.full((n, 6, 6) if k == "C" else n, np.nan) for k in ("C", "radius", "relative_density")}
-    seen = np.zeros(n, dtype=int)
-    for s in stiffness:
-        part = artifacts.read(s, "truss3d/stiffness")
-        idx = part["index"]
-        if len(idx) and (idx.min() < 0 or idx.max() >= n):
-            raise ArtifactError(s, f"rows {idx.min()}..{idx.max()} outside the {n} lattices of {lattices}")
-        for k in res:
-            res[k][idx] = part[k]
-        seen[idx] += 1
-    if (seen != 1).any():
-        k = int(np.flatnonzero(seen != 1)[0])
-        raise ArtifactError(lattices, f"lattice {k} has {seen[k]} stiffness results across {len(stiffness)} shards")
     arrays = dict(lat.arrays, **res, C9=orthotropic_components(res["C"]))
     artifacts.write(out, "truss3d/database", arrays, config=cfg, seed=seed, stats=lat.stats,
                     attrs={"elementary_names": list(gen.ELEMENTARY_NAMES)})

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from pipeline_lib import artifacts
-from pipeline_lib.artifacts import ArtifactError
 from pipeline_lib.config import derive_seed
 from pipeline_lib.digest import binary_digests
 from pipeline_lib.voxel3d.schemas import SOURCES
@@ -127,21 +126,7 @@ def database(units: Path, stiffness: list[Path], out: Path, *, cfg: dict, seed: 
     """Units joined with the stiffness of all shards: the voxel3d database."""
     u = artifacts.read(units, "voxel3d/units")
     n = len(u["digest"])
-    props = None
-    seen = np.zeros(n, dtype=int)
-    for s in stiffness:
-        part = artifacts.read(s, "voxel3d/stiffness")
-        idx = part["index"]
-        if len(idx) and (idx.min() < 0 or idx.max() >= n):
-            raise ArtifactError(s, f"rows {idx.min()}..{idx.max()} outside the {n} units of {units}")
-        if props is None:
-            props = {k: np.full((n,) + v.shape[1:], np.nan) for k, v in part.arrays.items() if k != "index"}
-        for k in props:
-            props[k][idx] = part[k]
-        seen[idx] += 1
-    if (seen != 1).any():
-        k = int(np.flatnonzero(seen != 1)[0])
-        raise ArtifactError(units, f"unit {k} has {seen[k]} stiffness results across {len(stiffness)} shards")
+    props = artifacts.join_shards(stiffness, "voxel3d/stiffness", n, units)
     artifacts.write(out, "voxel3d/database", dict(u.arrays, **props), config=cfg, seed=seed, stats=u.stats)
     log.info("voxel3d database: %d units", n)
 
