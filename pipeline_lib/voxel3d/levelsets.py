@@ -42,7 +42,7 @@ from itertools import permutations
 
 import numpy as np
 
-from pipeline_lib.voxel3d.skeletons import assemble, check_n, family_sizes, vf_targets
+from pipeline_lib.voxel3d.families import assemble, check_n, family_sizes, vf_targets
 from pipeline_lib.voxel3d.symmetry import grid, symmetrize_permutations
 
 Reflection = tuple[int, int, int]

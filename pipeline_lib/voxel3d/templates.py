@@ -55,8 +55,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pipeline_lib.voxel3d.skeletons import (assemble, check_n, expand_struts, family_sizes,
-                                            strut_distance, sym_min, vf_targets)
+from pipeline_lib.voxel3d.families import assemble, check_n, family_sizes, sym_min, vf_targets
+from pipeline_lib.voxel3d.skeletons import expand_struts, strut_distance
 from pipeline_lib.voxel3d.symmetry import grid
 
 POINT_SETS: dict[str, tuple[tuple[float, float, float], ...]] = {
