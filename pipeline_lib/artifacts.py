@@ -168,8 +168,12 @@ def _fmt(shape) -> str:
 
 
 def write(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], *, config: Mapping | None = None,
-          seed: int | None = None, stats: Mapping | None = None, attrs: Mapping | None = None) -> Path:
-    """Validate and write an artifact atomically (temporary name, then rename)."""
+          seed: int | None = None, stats: Mapping | None = None, attrs: Mapping | None = None,
+          groups: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+    """Validate and write an artifact atomically (temporary name, then rename).
+
+    ``groups`` holds free-form arrays outside the schema (model weights, optimizer state), each
+    group a mapping of names to arrays; they are written before the rename like everything else."""
     path = Path(path)
     schema = schema_of(kind)
     if schema is None:
@@ -203,6 +207,10 @@ def write(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], *, conf
                 d = h5.create_dataset(f.name, data=a, **opts)
                 d.attrs["units"] = f.units
                 d.attrs["description"] = f.description
+            for gname, members in (groups or {}).items():
+                g = h5.create_group(gname)
+                for k, v in members.items():
+                    g.create_dataset(k, data=np.asarray(v))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -251,7 +259,7 @@ def read(path: str | os.PathLike, kind: str | Sequence[str] | None = None,
     with open_artifact(path, kind) as h5:
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
         arrays = {}
-        for name in (names if names is not None else list(h5.keys())):
+        for name in (names if names is not None else [k for k, v in h5.items() if isinstance(v, h5py.Dataset)]):
             if name not in h5:
                 raise ArtifactError(path, f"dataset '{name}' is missing")
             try:

@@ -37,6 +37,7 @@ def _stages() -> dict[str, Callable]:
         "pixel2d.collect_iteration": p2.collect_iteration,
         "pixel2d.database": p2.database,
         "pixel2d.figures": p2.figures,
+        "pixel2d.train": p2.train,
         "truss3d.library_shard": t3.library_shard,
         "truss3d.library": t3.library,
         "truss3d.superpose_shard": t3.superpose_shard,
@@ -44,12 +45,15 @@ def _stages() -> dict[str, Callable]:
         "truss3d.homogenize_shard": t3.homogenize_shard,
         "truss3d.database": t3.database,
         "truss3d.figures": t3.figures,
+        "truss3d.train": t3.train,
         "voxel3d.generate": v3.generate,
         "voxel3d.units": v3.units,
         "voxel3d.homogenize_shard": v3.homogenize_shard,
         "voxel3d.database": v3.database,
         "voxel3d.aleatoric": v3.aleatoric,
         "voxel3d.figures": v3.figures,
+        "voxel3d.train": v3.train,
+        "voxel3d.latent_study": v3.latent_study,
     }
 
 
@@ -104,11 +108,17 @@ def inspect_file(path: str | os.PathLike, out=sys.stdout) -> None:
         extra = [k for k in h5.attrs if k not in ("kind", "schema_version", "created", "package", "git_commit",
                                                   "seed", "config", "stats")]
         for k in extra:
-            w(f"  attr {k} = {h5.attrs[k]}\n")
+            text = str(h5.attrs[k])
+            if len(text) > 240:  # a training history, a long description: its start is enough here
+                text = f"{text[:200]} ... ({len(text)} characters)"
+            w(f"  attr {k} = {text}\n")
+        if "weights" in h5:
+            n = sum(int(np.prod(v.shape)) for v in h5["weights"].values())
+            w(f"  weights         {len(h5['weights'])} tensors, {n:,} parameters\n")
         w("  datasets:\n")
 
         def visit(name, obj):
-            if not isinstance(obj, h5py.Dataset):
+            if not isinstance(obj, h5py.Dataset) or name.startswith("weights/"):
                 return
             units = obj.attrs.get("units", "")
             comp = obj.compression or "none"

@@ -58,21 +58,29 @@ def validate_config(config: Mapping[str, Any], schema: Mapping | str | Path | No
             key = ".".join(str(p) for p in e.absolute_path) or "<top level>"
             lines.append(f"config key '{key}': {e.message}")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
-    _check_ranges(cfg)
+    _check_ranges(cfg, schema)
     return cfg
 
 
-def _check_ranges(cfg: dict) -> None:
-    """Constraints JSON schema cannot express: [low, high] pairs must be ordered."""
-    def walk(node, path):
+def _check_ranges(cfg: dict, schema: Mapping) -> None:
+    """Constraints JSON schema cannot express: [low, high] pairs must be ordered -- arrays the
+    schema fixes at two items, and any pair of numbers in free-form parts (generator overrides)."""
+    def walk(node, sub, path):
+        free = not isinstance(sub, Mapping)
+        sub = {} if free else sub
         if isinstance(node, dict):
+            props = sub.get("properties", {})
             for k, v in node.items():
-                walk(v, path + [k])
-        elif (isinstance(node, list) and len(node) == 2 and all(isinstance(x, (int, float)) for x in node)
-              and not isinstance(node[0], bool) and node[0] > node[1]):
-            raise ConfigError(f"invalid configuration:\n  config key '{'.'.join(path)}': "
-                              f"range {node} has low > high")
-    walk(cfg, [])
+                walk(v, props.get(k) if props else None, path + [k])
+        elif isinstance(node, list):
+            if ((free or sub.get("minItems") == sub.get("maxItems") == 2) and len(node) == 2
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in node)
+                    and node[0] > node[1]):
+                raise ConfigError(f"invalid configuration:\n  config key '{'.'.join(path)}': "
+                                  f"range {node} has low > high")
+            for i, item in enumerate(node):
+                walk(item, sub.get("items", {}) if not free else None, path + [str(i)])
+    walk(cfg, schema, [])
 
 
 def derive_seed(base: int, *names: Any) -> int:

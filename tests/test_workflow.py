@@ -1,4 +1,5 @@
 """The workflow end to end: the tiny preset through snakemake, bad config, corrupt shards, restarts."""
+import json
 import os
 import shutil
 import signal
@@ -100,6 +101,45 @@ def test_tiny_preset_builds_the_voxel_database(tiny_run):
     assert len(ale["unit"]) == 3 and ale["E"].std() > 0
     for png in ("histograms.png", "gallery.png"):
         assert (tiny_run / "data/voxel3d/figures" / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tiny_preset_trains_the_three_models_with_their_metrics_and_latents(tiny_run):
+    from pipeline_lib.learn import store
+    from pipeline_lib.pixel2d import learning as PL
+    from pipeline_lib.truss3d import learning as TL
+    from pipeline_lib.voxel3d import learning as VL
+
+    keys = {"pixel2d": ({"pixel_accuracy", "r2", "clean_sample_fraction"}, {"C11", "C12", "C22", "C33"}),
+            "truss3d": ({"adjacency_accuracy", "edge_f1", "node_r2", "r2", "validity"},
+                        {"C11", "C12", "C13", "C22", "C23", "C33", "C44", "C55", "C66"}),
+            "voxel3d": ({"voxel_accuracy", "r2", "nrmse", "validation"}, {"E", "nu", "G"})}
+    build = {"pixel2d": PL.build, "truss3d": TL.build, "voxel3d": VL.build}
+    for chain, (top, r2_keys) in keys.items():
+        d = tiny_run / f"data/{chain}/model"
+        m = json.loads((d / "metrics.json").read_text())
+        assert top <= set(m) and set(m["r2"]) == r2_keys, chain
+        assert m["training"]["epochs"] >= 2
+        assert (d / "curves.png").read_bytes()[:4] == b"\x89PNG"
+        lat = artifacts.read(d / "latent.h5", f"{chain}/latent")
+        n = len(artifacts.read(tiny_run / f"data/{chain}/database.h5", f"{chain}/database", ["digest"]))
+        assert len(lat["mu"]) == n and set(np.unique(lat["split"])) <= {0, 1, 2}
+        model, art = store.load_model(d / "model.h5", chain, build[chain])
+        assert {"model", "train"} <= set(art.config) and art.stats["r2"] == m["r2"]
+        rows = np.concatenate([art[f"{s}_rows"] for s in ("train", "val", "test")])
+        assert len(set(rows.tolist())) == len(rows) and rows.max() < n
+        # the stored codes are the model's own: re-encoding the test rows gives them back
+        assert np.isfinite(lat["mu"]).all() and model.training is False
+    assert set(json.loads((tiny_run / "data/truss3d/model/metrics.json").read_text())["node_r2"]) == {"x", "y", "z"}
+    assert not list((tiny_run / "data").rglob("*.tmp"))
+
+
+def test_a_change_to_a_model_config_retrains_only_that_model(tiny_run, tmp_path):
+    extra = tmp_path / "more.yaml"
+    extra.write_text("pixel2d:\n  model: {latent: 3}\ntruss3d:\n  train: {threads: 2, runtime: 90}\n")
+    res = snakemake(tiny_run, "-n", "--configfile", "presets/tiny.yaml", str(extra))
+    assert "train_pixel2d" in res.stdout
+    assert "train_truss3d" not in res.stdout and "train_voxel3d" not in res.stdout, res.stdout[-3000:]
+    assert "pixel2d_database" not in res.stdout
 
 
 def test_inspect_and_show_summarize_any_artifact(tiny_run, tmp_path):

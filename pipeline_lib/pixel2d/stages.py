@@ -197,3 +197,32 @@ def figures(db: Path, property_space: Path, gallery: Path, *, cfg: dict) -> None
         cells = h5["cells"][pick] if len(pick) else np.zeros((0, 1, 1))
     titles = [f"#{i} it{it[i]}\nC11={P[i, 0]:.3f} C33={P[i, 3]:.3f}" for i in pick]
     plots.image_gallery(cells, titles, gallery, title="pixel2d cells spread over the property space")
+
+
+def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, cfg: dict, seed: int) -> None:
+    """Train the conv VAE + property regressor on the database (paper 000, Eq. 6); write the model,
+    the latent codes of every cell, the test metrics and the training curves."""
+
+    from pipeline_lib.learn.run import Phase, split_rows, train_stage
+    from pipeline_lib.pixel2d import learning as L
+    from pipeline_lib.pixel2d.model import properties
+
+    data = artifacts.read(db, "pixel2d/database", ["cells", "C"])
+    cells, C = data["cells"], data["C"]
+    if cells.shape[1] != cells.shape[2] or cells.shape[1] % 2:
+        raise ArtifactError(db, f"cells of shape {cells.shape[1:]}: the model needs square cells of even side")
+    tc = cfg["train"]
+    rows = split_rows(len(cells), tc["split"], derive_seed(seed, "pixel2d", "split"))
+    net = L.build(dict(cfg["model"], epochs=tc["epochs"], side=cells.shape[1] // 2))
+    y = properties(C)
+    L.set_normalization(net, y[rows["train"]])
+    tensors = [L.to_input(cells), L.standardize(net, y)]
+    te = rows["test"]
+    train_stage(
+        chain="pixel2d", model=net, tensors=tensors, rows=rows,
+        phases=[Phase("train", dict(tc, seed=derive_seed(seed, "pixel2d", "train") % 2**31))],
+        identity=[cfg, seed, tensors[0].numpy(), y],
+        evaluate=lambda m: L.evaluate(m, cells[te], C[te], tc["samples"], derive_seed(seed, "pixel2d", "samples")),
+        encode_all=lambda m: L.encode(m, cells), n_rows=len(cells),
+        model_path=model, latent_path=latent, metrics_path=metrics, curves_path=curves,
+        curve_keys=["recon", "kl", "regression"], config=cfg, seed=seed)

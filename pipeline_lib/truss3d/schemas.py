@@ -32,3 +32,8 @@ DATABASE = register(Schema("truss3d/database", 1, _LATTICE + (
     STIFFNESS.field("C"), STIFFNESS.field("radius"), STIFFNESS.field("relative_density"),
     Field("C9", "float64", ("N", 9), "E", "C11, C12, C13, C22, C23, C33, C44, C55, C66 (the paper's nine components)"),
 ) + _ORIGIN, "the truss3d lattice database"))
+
+# trained model and latent codes (pipeline_lib.learn.store)
+from pipeline_lib.learn.store import register_schemas  # noqa: E402
+
+MODEL, LATENT = register_schemas("truss3d", "lattices")

@@ -226,3 +226,29 @@ def figures(db: Path, gallery: Path, surfaces: Path, property_space: Path, *, cf
             chosen.append((name, int(i)))
     render3d.render_elastic_surfaces(C[[i for _, i in chosen]], surfaces,
                                      titles=[f"{name} (#{i})" for name, i in chosen])
+
+
+def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, cfg: dict, seed: int) -> None:
+    """Train the graph VAE + property predictor (paper 002, Eqs. 1-5); write the model, the latent
+    codes of every lattice, the test metrics and the training curves."""
+    from pipeline_lib.learn.run import Phase, split_rows, train_stage
+    from pipeline_lib.truss3d import learning as L
+
+    data = artifacts.read(db, "truss3d/database", ["adjacency", "offsets", "C9"])
+    A, X, C9 = data["adjacency"], data["offsets"], data["C9"]
+    if not np.isfinite(C9).all():
+        raise ArtifactError(db, f"{int((~np.isfinite(C9)).any(1).sum())} lattices have non-finite stiffness")
+    tc = cfg["train"]
+    rows = split_rows(len(A), tc["split"], derive_seed(seed, "truss3d", "split"))
+    net = L.build(dict(cfg["model"], epochs=tc["epochs"]))
+    L.set_normalization(net, C9[rows["train"]])
+    tensors = L.tensors(net, A, X, C9)
+    te = rows["test"]
+    train_stage(
+        chain="truss3d", model=net, tensors=tensors, rows=rows,
+        phases=[Phase("train", dict(tc, seed=derive_seed(seed, "truss3d", "train") % 2**31))],
+        identity=[cfg, seed, *(t.numpy() for t in tensors)],
+        evaluate=lambda m: L.evaluate(m, A[te], X[te], C9[te], tc["samples"], derive_seed(seed, "truss3d", "samples")),
+        encode_all=lambda m: L.encode(m, A, X), n_rows=len(A),
+        model_path=model, latent_path=latent, metrics_path=metrics, curves_path=curves,
+        curve_keys=["adjacency", "offsets", "property", "kl"], config=cfg, seed=seed)

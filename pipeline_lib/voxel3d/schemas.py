@@ -34,3 +34,8 @@ DATABASE = register(Schema("voxel3d/database", 1, _UNITS + _PROPS, "the voxel3d 
 ALEATORIC = register(Schema("voxel3d/aleatoric", 1, (
     Field("unit", "int64", ("N",), "row", "database row of the unit simulated"),) + _PROPS,
     "repeated simulations of a few units with independent material draws (true aleatoric spread)"))
+
+# trained model and latent codes (pipeline_lib.learn.store)
+from pipeline_lib.learn.store import register_schemas  # noqa: E402
+
+MODEL, LATENT = register_schemas("voxel3d", "units")

@@ -168,3 +168,102 @@ def figures(db: Path, histograms: Path, gallery: Path, *, cfg: dict) -> None:
         cells = h5["cells"][pick] if len(pick) else np.zeros((0, 2, 2, 2), np.uint8)
     titles = [f"#{i} {SOURCES[d['source'][i]]}\nE={d['E'][i]:.3g} nu={d['nu'][i]:.2f}" for i in pick]
     render3d.render_voxels(cells, gallery, titles=titles)
+
+
+def _training_data(db: Path, cfg: dict, seed: int):
+    from pipeline_lib.learn.run import split_rows
+    from pipeline_lib.voxel3d import learning as L
+
+    data = artifacts.read(db, "voxel3d/database", ["cells", "E", "nu", "G"])
+    cells = data["cells"]
+    if cells.shape[1] % 2 or len(set(cells.shape[1:])) != 1:
+        raise artifacts.ArtifactError(db, f"units of shape {cells.shape[1:]}: the model needs cubes of even side")
+    y = L.properties(data.arrays)
+    if not np.isfinite(y).all():
+        raise artifacts.ArtifactError(db, f"{int((~np.isfinite(y)).any(1).sum())} units have non-finite properties")
+    tc = cfg["train"]
+    rows = split_rows(len(cells), tc["split"], derive_seed(seed, "voxel3d", "split"))
+    # down-selection of the positive-nu majority, in the training rows only (section 4.1.1)
+    rows["train"] = L.down_select(rows["train"], y[:, 1], tc["down_select"],
+                                  np.random.default_rng(derive_seed(seed, "voxel3d", "down_select")))
+    return cells, y, rows
+
+
+def _phases(tc: dict, seed: int):
+    from pipeline_lib.learn.run import Phase
+
+    common = {k: v for k, v in tc.items() if k not in ("phases", "split", "down_select", "samples")}
+    out = []
+    for k, ph in enumerate(tc["phases"]):
+        train = dict(common, epochs=ph["epochs"], seed=derive_seed(seed, "voxel3d", "train", k) % 2**31)
+        out.append(Phase(ph["name"], train, setup=lambda m, ph=ph: m.set_phase(ph["weights"], ph["epochs"]),
+                         describe=ph))
+    return out
+
+
+def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, cfg: dict, seed: int) -> None:
+    """Train the 3D conv VAE + MDN by the progressive schedule (paper 004, section 2.1.4): each
+    phase starts from the previous phase's weights; write the model, the latent codes of every
+    unit, validation and test metrics and the training curves."""
+    from pipeline_lib.learn.run import train_stage
+    from pipeline_lib.voxel3d import learning as L
+
+    cells, y, rows = _training_data(db, cfg, seed)
+    net = L.build(dict(cfg["model"], side=cells.shape[1] // 2))
+    L.set_normalization(net, y[rows["train"]])
+    tensors = [L.to_input(cells), L.standardize(net, y)]
+
+    def evaluate(m):
+        out = L.evaluate(m, cells[rows["test"]], y[rows["test"]])
+        out["validation"] = L.evaluate(m, cells[rows["val"]], y[rows["val"]])
+        return out
+
+    train_stage(
+        chain="voxel3d", model=net, tensors=tensors, rows=rows, phases=_phases(cfg["train"], seed),
+        identity=[cfg["model"], {k: v for k, v in cfg["train"].items() if k != "phases"}, seed,
+                  tensors[0].numpy(), y],
+        evaluate=evaluate, encode_all=lambda m: L.encode(m, cells), n_rows=len(cells),
+        model_path=model, latent_path=latent, metrics_path=metrics, curves_path=curves,
+        curve_keys=["recon", "kl", "mdn"], config=cfg, seed=seed)
+
+
+def latent_study(db: Path, out: Path, plot: Path, *, cfg: dict, seed: int) -> None:
+    """Reconstruction against latent size (the paper's Table C1): the first (reconstruction-only)
+    phase trained for each size of ``latent_study.sizes``, scored on the validation rows."""
+    import torch
+
+    from pipeline_lib.learn.run import fit
+    from pipeline_lib.learn.store import write_json
+    from pipeline_lib.viz.plots import plt, save_atomic
+    from pipeline_lib.voxel3d import learning as L
+
+    cells, y, rows = _training_data(db, cfg, seed)
+    study = cfg["latent_study"]
+    first = _phases(dict(cfg["train"], phases=cfg["train"]["phases"][:1]), seed)[0]
+    first.train["epochs"] = study["epochs"]
+    results = []
+    for size in study["sizes"]:
+        net = L.build(dict(cfg["model"], latent=size, side=cells.shape[1] // 2))
+        L.set_normalization(net, y[rows["train"]])
+        tensors = [L.to_input(cells), L.standardize(net, y)]
+        records = fit(net, tensors, rows, [first], Path(out).parent / f"latent_study_{size}",
+                      [cfg["model"], size, first.train, seed, tensors[0].numpy()])
+        acc = L.evaluate(net.eval(), cells[rows["val"]], y[rows["val"]])["voxel_accuracy"]
+        results.append({"latent": size, "val_voxel_accuracy": acc, "val_recon": records[-1].get("val_recon"),
+                        "train_recon": records[-1].get("train_recon"), "seconds": sum(r["seconds"] for r in records)})
+        log.info("latent %d: validation voxel accuracy %.4f", size, acc)
+        del net, tensors
+        torch.set_grad_enabled(True)
+    write_json(out, {"epochs": study["epochs"], "results": results})
+    fig, ax = plt.subplots(1, 2, figsize=(8, 3.2))
+    sizes = [r["latent"] for r in results]
+    ax[0].plot(sizes, [r["val_voxel_accuracy"] for r in results], "o-")
+    ax[0].set_xlabel("latent size")
+    ax[0].set_ylabel("validation voxel accuracy")
+    ax[1].plot(sizes, [r["val_recon"] for r in results], "o-", label="validation")
+    ax[1].plot(sizes, [r["train_recon"] for r in results], "s--", label="training")
+    ax[1].set_xlabel("latent size")
+    ax[1].set_ylabel("reconstruction loss")
+    ax[1].legend()
+    fig.suptitle(f"voxel3d latent-size study ({study['epochs']} epochs, reconstruction only)")
+    save_atomic(fig, plot)

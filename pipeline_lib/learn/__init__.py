@@ -1,0 +1,2 @@
+"""What the three generative models share: training loop, KL schedules, losses, metrics,
+checkpoints."""

@@ -1,0 +1,130 @@
+"""Training targets, evaluation and inference of the truss3d graph VAE (arrays in, arrays out)."""
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import torch
+
+from pipeline_lib.elasticity import ORTHOTROPIC
+from pipeline_lib.learn import metrics as M
+from pipeline_lib.truss3d.frame import on_planes
+from pipeline_lib.truss3d.model import FREE_INDEX, LatticeVAE, ModelConfig, deserialize, serialize
+from pipeline_lib.truss3d.octant import positions
+
+
+def targets(model: LatticeVAE, C9: np.ndarray) -> np.ndarray:
+    """Property targets before standardization: C9 or, with log_properties, sign * log10(1 + |C| / s)
+    (s = smallest nonzero magnitude), which keeps the sign of the off-diagonal terms."""
+    C9 = np.asarray(C9, dtype=np.float64)
+    if not model.cfg.log_properties:
+        return C9
+    return np.sign(C9) * np.log10(1 + np.abs(C9) / float(model.log_scale))
+
+
+def from_targets(model: LatticeVAE, t: np.ndarray) -> np.ndarray:
+    if not model.cfg.log_properties:
+        return t
+    return np.sign(t) * (10 ** np.abs(t) - 1) * float(model.log_scale)
+
+
+def set_normalization(model: LatticeVAE, C9: np.ndarray) -> None:
+    nz = np.abs(C9[C9 != 0])
+    model.log_scale.fill_(float(nz.min()) if len(nz) else 1.0)
+    t = targets(model, C9)
+    model.y_mean.copy_(torch.as_tensor(t.mean(0), dtype=torch.float32))
+    model.y_std.copy_(torch.as_tensor(t.std(0) + 1e-12, dtype=torch.float32))
+
+
+def tensors(model: LatticeVAE, adjacency, offsets, C9=None):
+    a, x = serialize(adjacency, offsets)
+    out = [torch.as_tensor(a), torch.as_tensor(x)]
+    if C9 is not None:
+        t = targets(model, C9)
+        out.append((torch.as_tensor(t, dtype=torch.float32) - model.y_mean.cpu()) / model.y_std.cpu())
+    return out
+
+
+@torch.no_grad()
+def encode(model: LatticeVAE, adjacency, offsets, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    model.eval()
+    dev = next(model.parameters()).device
+    a, x = tensors(model, adjacency, offsets)
+    mus, lvs = [], []
+    for s in range(0, len(a), batch):
+        mu, lv = model.encode(a[s:s + batch].to(dev), x[s:s + batch].to(dev))
+        mus.append(mu.cpu().numpy())
+        lvs.append(lv.cpu().numpy())
+    d = model.cfg.latent
+    return (np.concatenate(mus) if mus else np.zeros((0, d), np.float32),
+            np.concatenate(lvs) if lvs else np.zeros((0, d), np.float32))
+
+
+@torch.no_grad()
+def decode(model: LatticeVAE, z: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Lattices (adjacency, offsets) decoded from latent vectors."""
+    model.eval()
+    dev = next(model.parameters()).device
+    logits, x = model.decode(torch.as_tensor(z, dtype=torch.float32, device=dev))
+    return deserialize(torch.sigmoid(logits).cpu().numpy(), x.cpu().numpy(), threshold)
+
+
+@torch.no_grad()
+def predict(model: LatticeVAE, z: np.ndarray) -> np.ndarray:
+    """The nine stiffness components (units of E_s) from latent means."""
+    model.eval()
+    dev = next(model.parameters()).device
+    t = model.predict_standardized(torch.as_tensor(z, dtype=torch.float32, device=dev))
+    return from_targets(model, (t * model.y_std + model.y_mean).cpu().numpy().astype(np.float64))
+
+
+def is_valid(adjacency: np.ndarray, offsets: np.ndarray) -> bool:
+    """The validity of paper 002: one connected component that touches all six octant faces (so it
+    tiles into a connected periodic cell)."""
+    A = np.asarray(adjacency, dtype=bool)
+    iu, ju = np.nonzero(np.triu(A, 1))
+    if len(iu) == 0:
+        return False
+    g = nx.Graph()
+    g.add_edges_from(zip(iu.tolist(), ju.tolist()))
+    if not nx.is_connected(g):
+        return False
+    active = np.unique(np.concatenate([iu, ju]))
+    return bool(on_planes(positions(offsets)[active]).any(axis=0).all())
+
+
+def evaluate(model: LatticeVAE, adjacency, offsets, C9, n_samples: int, seed: int) -> dict:
+    """Test-split metrics under the keys of data/truss3d/model/metrics.json."""
+    mu, _ = encode(model, adjacency, offsets)
+    A_rec, X_rec = decode(model, mu)
+    upper = np.triu_indices(27, 1)
+    truth_edges = np.asarray(adjacency, bool)[:, upper[0], upper[1]]
+    pred_edges = A_rec[:, upper[0], upper[1]]
+    a_true, _ = serialize(adjacency, offsets)
+    a_pred, _ = serialize(A_rec, X_rec)
+    # offsets: free directions of the nodes active in the true lattice
+    active = (np.asarray(adjacency, bool) & ~np.eye(27, dtype=bool)).any(2)
+    node_r2 = {}
+    for axis, name in enumerate("xyz"):
+        sel = FREE_INDEX[:, 1] == axis
+        nodes = FREE_INDEX[sel, 0]
+        mask = active[:, nodes]
+        t = np.asarray(offsets)[:, nodes, axis][mask]
+        p = X_rec[:, nodes, axis][mask]
+        node_r2[name] = float(M.r2(t[:, None], p[:, None])[0])
+    pred = predict(model, mu)
+    z = np.random.default_rng(seed).standard_normal((n_samples, model.cfg.latent))
+    A_s, X_s = decode(model, z)
+    return {
+        "adjacency_accuracy": M.binary_accuracy(a_true > 0.5, a_pred > 0.5),
+        "edge_f1": M.f1(truth_edges, pred_edges),
+        "exact_topology_fraction": float((truth_edges == pred_edges).all(1).mean()),
+        "node_r2": node_r2,
+        "r2": {k: float(v) for k, v in zip(ORTHOTROPIC, M.r2(C9, pred))},
+        "validity": float(np.mean([is_valid(a, x) for a, x in zip(A_s, X_s)])),
+        "test_lattices": int(len(mu)),
+        "latent": {"topology": model.cfg.topology, "shared": model.cfg.shared, "geometry": model.cfg.geometry},
+    }
+
+
+def build(cfg: dict) -> LatticeVAE:
+    return LatticeVAE(ModelConfig.from_dict(cfg))

@@ -1,0 +1,108 @@
+"""Training targets, evaluation and inference of the voxel3d VAE + MDN (arrays in, arrays out)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pipeline_lib.learn import metrics as M
+from pipeline_lib.voxel3d.model import PROPERTIES, ModelConfig, UnitVAE, mixture_moments
+from pipeline_lib.voxel3d.symmetry import eighth, mirror_eighth
+
+
+def to_input(cells: np.ndarray) -> torch.Tensor:
+    """(N, 1, h, h, h) float eighths of (N, n, n, n) units."""
+    return torch.as_tensor(eighth(np.asarray(cells)).astype(np.float32))[:, None]
+
+
+def properties(db: dict) -> np.ndarray:
+    """(N, 3) E, nu, G."""
+    return np.stack([np.asarray(db[k], np.float64) for k in PROPERTIES], axis=1)
+
+
+def set_normalization(model: UnitVAE, y: np.ndarray) -> None:
+    model.y_mean.copy_(torch.as_tensor(y.mean(0), dtype=torch.float32))
+    model.y_std.copy_(torch.as_tensor(y.std(0) + 1e-12, dtype=torch.float32))
+
+
+def standardize(model: UnitVAE, y: np.ndarray) -> torch.Tensor:
+    return (torch.as_tensor(y, dtype=torch.float32) - model.y_mean.cpu()) / model.y_std.cpu()
+
+
+def down_select(rows: np.ndarray, nu: np.ndarray, keep: float, rng: np.random.Generator) -> np.ndarray:
+    """Training rows with only a fraction ``keep`` of the majority class (positive Poisson's
+    ratio) kept, at random (paper 004, section 4.1.1; the paper keeps 60 %)."""
+    if keep >= 1.0:
+        return rows
+    pos = rows[nu[rows] > 0]
+    kept = rng.choice(pos, size=int(round(keep * len(pos))), replace=False)
+    return np.sort(np.concatenate([rows[nu[rows] <= 0], kept]))
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def encode(model: UnitVAE, cells: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Latent mean and log-variance of (N, n, n, n) units, in batches."""
+    model.eval()
+    mus, lvs = [], []
+    for s in range(0, len(cells), batch):
+        mu, lv = model.encode(to_input(cells[s:s + batch]).to(_device(model)))
+        mus.append(mu.cpu().numpy())
+        lvs.append(lv.cpu().numpy())
+    d = model.cfg.latent
+    return (np.concatenate(mus) if mus else np.zeros((0, d), np.float32),
+            np.concatenate(lvs) if lvs else np.zeros((0, d), np.float32))
+
+
+@torch.no_grad()
+def decode_probabilities(model: UnitVAE, z: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Voxel probabilities (N, n, n, n) of full units decoded from latent vectors."""
+    model.eval()
+    out = []
+    for s in range(0, len(z), batch):
+        logits = model.decode_logits(torch.as_tensor(z[s:s + batch], dtype=torch.float32, device=_device(model)))
+        out.append(torch.sigmoid(logits)[:, 0].cpu().numpy())
+    h = model.cfg.side
+    return mirror_eighth(np.concatenate(out) if out else np.zeros((0, h, h, h), np.float32))
+
+
+def decode(model: UnitVAE, z: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Binary units (N, n, n, n) decoded from latent vectors."""
+    t = model.cfg.threshold if threshold is None else threshold
+    return (decode_probabilities(model, z) > t).astype(np.uint8)
+
+
+@torch.no_grad()
+def predict(model: UnitVAE, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted mean and standard deviation (N, 3) of E, nu, G (database units) at latent vectors:
+    the moments of the MDN's mixtures (aleatoric uncertainty)."""
+    model.eval()
+    parts = model.mixture(torch.as_tensor(z, dtype=torch.float32, device=_device(model)))
+    m, s = mixture_moments(*(p.cpu().numpy().astype(np.float64) for p in parts))
+    mean, std = model.y_mean.cpu().numpy(), model.y_std.cpu().numpy()
+    return m * std + mean, s * std
+
+
+def evaluate(model: UnitVAE, cells: np.ndarray, y: np.ndarray, batch: int = 256) -> dict:
+    """Reconstruction accuracy (paper 004, Eq. 12: the fraction of voxels reconstructed right) and
+    R^2 / NRMSE (Eq. 14) of the predicted means, keyed E, nu, G."""
+    mu, _ = encode(model, cells)
+    correct = 0
+    for s in range(0, len(mu), batch):  # full units, a batch at a time (a 48^3 float unit is 0.4 MB)
+        correct += int((decode(model, mu[s:s + batch]) == np.asarray(cells[s:s + batch], bool)).sum())
+    mean, std = predict(model, mu)
+    z = (y - mean) / np.maximum(std, 1e-12)
+    return {
+        "voxel_accuracy": correct / max(np.asarray(cells).size, 1),
+        "r2": {k: float(v) for k, v in zip(PROPERTIES, M.r2(y, mean))},
+        "nrmse": {k: float(v) for k, v in zip(PROPERTIES, M.nrmse(y, mean))},
+        # calibration of the predicted spread: the fraction of truths within one predicted std
+        "within_one_std": {k: float(v) for k, v in zip(PROPERTIES, (np.abs(z) <= 1).mean(0))},
+        "units": int(len(mu)),
+    }
+
+
+def build(cfg: dict) -> UnitVAE:
+    return UnitVAE(ModelConfig.from_dict(cfg))

@@ -1,0 +1,70 @@
+# Generative models, one training rule per chain (train_pixel2d, train_truss3d, train_voxel3d):
+# data/<chain>/model/model.h5      weights, split rows, config, history, test metrics
+# data/<chain>/model/latent.h5     mu and log sigma^2 of every database row
+# data/<chain>/model/metrics.json  the test metrics (voxel3d: validation too)
+# data/<chain>/model/curves.png    training curves
+# data/<chain>/model/train_state*.h5 (not an output) the per-epoch checkpoint a restarted job
+#                                  resumes from; it survives a failed or killed job on purpose
+# The rule reruns when the database or the model/train config changes; threads, memory, runtime and
+# the GPU request are resources only, so changing them does not retrain.
+LEARN_RESOURCES = ("threads", "gpu", "mem_mb", "runtime")
+
+
+def learn_cfg(chain):
+    node = config[chain]
+    train = {k: v for k, v in node["train"].items() if k not in LEARN_RESOURCES}
+    return json.dumps({"model": node["model"], "train": train}, sort_keys=True)
+
+
+for _chain in ("pixel2d", "truss3d", "voxel3d"):
+
+    rule:
+        name:
+            f"train_{_chain}"
+        input:
+            f"data/{_chain}/database.h5",
+        output:
+            model=f"data/{_chain}/model/model.h5",
+            latent=f"data/{_chain}/model/latent.h5",
+            metrics=f"data/{_chain}/model/metrics.json",
+            curves=f"data/{_chain}/model/curves.png",
+        params:
+            stage=f"{_chain}.train",  # the shell line is formatted at run time, after the loop: no _chain there
+            cfg=learn_cfg(_chain),
+            seed=config["seed"],
+        log:
+            f"data/{_chain}/logs/train.log",
+        threads: config[_chain]["train"]["threads"]
+        resources:
+            mem_mb=config[_chain]["train"]["mem_mb"],
+            runtime=config[_chain]["train"]["runtime"],
+            gpu=config[_chain]["train"]["gpu"],
+        conda:
+            "../envs/metagen.yaml"
+        shell:
+            stage("{params.stage}", "--db {input} --model {output.model} --latent {output.latent} "
+                  "--metrics {output.metrics} --curves {output.curves} --cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule voxel3d_latent_study:
+    input:
+        "data/voxel3d/database.h5",
+    output:
+        table="data/voxel3d/model/latent_study.json",
+        plot="data/voxel3d/model/latent_study.png",
+    params:
+        cfg=json.dumps(dict(json.loads(learn_cfg("voxel3d")), latent_study=config["voxel3d"]["latent_study"]),
+                       sort_keys=True),
+        seed=config["seed"],
+    log:
+        "data/voxel3d/logs/latent_study.log",
+    threads: config["voxel3d"]["train"]["threads"]
+    resources:
+        mem_mb=config["voxel3d"]["train"]["mem_mb"],
+        runtime=config["voxel3d"]["train"]["runtime"],
+        gpu=config["voxel3d"]["train"]["gpu"],
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("voxel3d.latent_study", "--db {input} --out {output.table} --plot {output.plot} "
+              "--cfg {params.cfg:q} --seed {params.seed}")

@@ -1,0 +1,148 @@
+"""The three generative models: shapes, the symmetries they build in, decoding and its checks."""
+import numpy as np
+import pytest
+import torch
+
+from pipeline_lib.pixel2d import learning as P
+from pipeline_lib.truss3d import learning as T
+from pipeline_lib.truss3d.generation import ELEMENTARY
+from pipeline_lib.truss3d.model import deserialize, serialize
+from pipeline_lib.voxel3d import learning as V
+
+
+def _pixel_model(side=25):
+    return P.build({"latent": 4, "channels": [4, 8, 8], "hidden": 16, "regressor": [8], "side": side})
+
+
+@pytest.mark.parametrize("cell_side", [50, 24, 10])
+def test_pixel_vae_decodes_mirror_symmetric_cells_of_the_input_size(cell_side):
+    m = _pixel_model(cell_side // 2)
+    prob = P.decode_probabilities(m, np.random.default_rng(0).standard_normal((3, 4)))
+    assert prob.shape == (3, cell_side, cell_side)
+    assert np.array_equal(prob, prob[:, ::-1, :]) and np.array_equal(prob, prob[:, :, ::-1])
+    mu, lv = P.encode(m, np.zeros((5, cell_side, cell_side), np.uint8))
+    assert mu.shape == lv.shape == (5, 4)
+
+
+def test_pixel_augmentation_transposes_cells_and_swaps_c11_with_c22():
+    m = _pixel_model()
+    m.y_mean.copy_(torch.tensor([0.3, 0.1, 0.2, 0.05]))
+    m.y_std.copy_(torch.tensor([0.1, 0.05, 0.1, 0.02]))
+    x = torch.rand(64, 1, 25, 25)
+    y_raw = torch.tensor([0.5, 0.1, 0.2, 0.07]).repeat(64, 1)
+    y = (y_raw - m.y_mean) / m.y_std
+    xa, ya = m.augment([x, y], torch.Generator().manual_seed(0))
+    back = ya * m.y_std + m.y_mean
+    for i in range(64):
+        transposed = any(torch.equal(xa[i, 0], t) for t in
+                         (x[i, 0].T, x[i, 0].T.flip(0), x[i, 0].T.flip(1), x[i, 0].T.flip(0).flip(1)))
+        want = [0.2, 0.1, 0.5, 0.07] if transposed else [0.5, 0.1, 0.2, 0.07]
+        assert torch.allclose(back[i], torch.tensor(want), atol=1e-6)
+
+
+def test_pixel_decoding_thresholds_and_removes_isolated_pixels():
+    prob = np.zeros((1, 8, 8))
+    prob[0, 2:6, :] = 0.95  # a bar through the cell (connected when tiled in x)
+    prob[0, 0, 0] = 0.99  # an isolated solid pixel
+    prob[0, 3, 3] = 0.5  # below the paper's threshold: a hole
+    cell = P.postprocess(prob, 0.9)[0]
+    assert cell[0, 0] == 0 and cell[2, 0] == 1
+    assert cell[3, 3] == 1  # a one-pixel hole is an isolated void pixel: filled
+    bar = np.zeros((8, 8), np.uint8)
+    bar[2:6, :] = 1
+    assert not P.is_clean(bar)  # carries load in x only
+    frame = bar.copy()
+    frame[:, 2:6] = 1
+    assert P.is_clean(frame)
+
+
+def test_truss_serialization_round_trips_lattices():
+    A = np.stack(list(ELEMENTARY.values()))
+    X = np.zeros((len(A), 27, 3))
+    a, x = serialize(A, X)
+    assert a.shape == (len(A), 378) and x.shape == (len(A), 27)
+    A2, X2 = deserialize(a, x)
+    assert np.array_equal(A2, A | np.eye(27, dtype=bool))
+    active = (A & ~np.eye(27, dtype=bool)).any(2)
+    assert np.allclose(X2[active], X[active])
+    assert all(T.is_valid(a_, x_) for a_, x_ in zip(A, X))
+
+
+def test_truss_validity_rejects_disconnected_and_non_tiling_lattices():
+    A = next(iter(ELEMENTARY.values()))
+    X = np.zeros((27, 3))
+    iu, ju = np.nonzero(np.triu(A, 1))
+    one_edge = np.eye(27, dtype=bool)
+    one_edge[iu[0], ju[0]] = one_edge[ju[0], iu[0]] = True
+    assert not T.is_valid(one_edge, X)
+    assert not T.is_valid(np.eye(27, dtype=bool), X)
+
+
+def test_truss_latent_merges_the_two_encoders_as_in_eq3():
+    m = T.build({"topology": 2, "shared": 3, "geometry": 4, "adjacency_hidden": [8], "offset_hidden": [8],
+                 "predictor_hidden": [8]})
+    a, x = torch.rand(5, 378), torch.rand(5, 27) - 0.5
+    muA, _ = m.enc_A(a).chunk(2, -1)
+    mux, _ = m.enc_x(x).chunk(2, -1)
+    mu, _ = m.encode(a, x)
+    assert mu.shape == (5, 9)
+    assert torch.allclose(mu[:, :2], muA[:, :2])
+    assert torch.allclose(mu[:, 2:5], 0.5 * (muA[:, 2:] + mux[:, :3]))
+    assert torch.allclose(mu[:, 5:], mux[:, 3:])
+    logits, xr = m.decode(mu)
+    assert logits.shape == (5, 378) and xr.abs().max() <= 0.5
+
+
+def test_truss_log_properties_invert_exactly_and_keep_signs():
+    m = T.build({"log_properties": True})
+    C9 = np.array([[0.02, -0.001, 0.0, 0.01, 3e-4, 0.05, 1e-3, 2e-3, 5e-4]])
+    T.set_normalization(m, np.repeat(C9, 2, 0) * [[1], [2]])
+    t = T.targets(m, C9)
+    assert np.all(np.sign(t) == np.sign(C9))
+    assert np.allclose(T.from_targets(m, t), C9)
+
+
+def _voxel_model():
+    return V.build({"latent": 3, "channels": [4, 8], "hidden": [16], "mdn_hidden": [8], "side": 8, "components": 2})
+
+
+def test_voxel_vae_decodes_mirror_symmetric_units_and_the_mdn_gives_positive_spread():
+    m = _voxel_model()
+    z = np.random.default_rng(1).standard_normal((2, 3))
+    prob = V.decode_probabilities(m, z)
+    assert prob.shape == (2, 16, 16, 16)
+    for axis in (1, 2, 3):
+        assert np.array_equal(prob, np.flip(prob, axis))
+    mean, std = V.predict(m, z)
+    assert mean.shape == std.shape == (2, 3) and (std > 0).all()
+
+
+def test_voxel_phases_switch_the_loss_terms():
+    m = _voxel_model()
+    batch = [torch.rand(4, 1, 8, 8, 8).round(), torch.randn(4, 3)]
+    m.set_phase({"reconstruction": 1}, 5)
+    _, logs = m.loss(batch, 0.0)
+    assert "mdn" not in logs and logs["kl_weight"] == 0
+    m.set_phase({"reconstruction": 1, "kl": {"kind": "linear", "value": 1, "epochs": 4}, "mdn": 2}, 4)
+    _, logs = m.loss(batch, 1.0)
+    assert logs["kl_weight"] == pytest.approx(0.25) and "mdn" in logs
+    _, logs = m.loss(batch, None)  # validation: the schedule's target
+    assert logs["kl_weight"] == 1.0
+
+
+def test_voxel_flip_augmentation_keeps_the_properties():
+    m = _voxel_model()
+    x, y = torch.rand(16, 1, 8, 8, 8), torch.randn(16, 3)
+    xa, ya = m.augment([x, y], torch.Generator().manual_seed(2))
+    assert torch.equal(ya, y)
+    for i in range(16):
+        assert any(torch.equal(xa[i], x[i].flip(d)) if d else torch.equal(xa[i], x[i])
+                   for d in [(), (1,), (2,), (3,), (1, 2), (1, 3), (2, 3), (1, 2, 3)])
+
+
+def test_down_selection_thins_only_the_positive_poisson_majority():
+    nu = np.array([0.3] * 80 + [-0.2] * 20)
+    rows = np.arange(100)
+    kept = V.down_select(rows, nu, 0.6, np.random.default_rng(0))
+    assert (nu[kept] < 0).sum() == 20 and (nu[kept] > 0).sum() == 48
+    assert np.array_equal(V.down_select(rows, nu, 1.0, np.random.default_rng(0)), rows)
