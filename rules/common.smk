@@ -22,3 +22,8 @@ def stage(name, args):
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} "
         f"python -m pipeline_lib run {name} {args} --threads {{threads}} > {{log}} 2>&1"
     )
+
+
+# config sections read only by stages after the database: left out of the database's provenance
+# params, so that changing a figure or a model does not rebuild the database
+DOWNSTREAM_KEYS = ("figures", "model", "train", "latent_study")

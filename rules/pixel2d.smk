@@ -135,7 +135,7 @@ rule pixel2d_database:
         f"{P2}/database.h5",
     params:
         # provenance: the whole chain's config (figures aside); upstream changes rerun this anyway
-        cfg=json.dumps({k: v for k, v in P2CFG.items() if k != "figures"}, sort_keys=True),
+        cfg=json.dumps({k: v for k, v in P2CFG.items() if k not in DOWNSTREAM_KEYS}, sort_keys=True),
         seed=config["seed"],
     log:
         f"{P2}/logs/database.log",

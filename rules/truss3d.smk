@@ -126,7 +126,7 @@ rule truss3d_database:
         f"{T3}/database.h5",
     params:
         # provenance: the whole chain's config (figures aside); upstream changes rerun this anyway
-        cfg=json.dumps({k: v for k, v in T3CFG.items() if k != "figures"}, sort_keys=True),
+        cfg=json.dumps({k: v for k, v in T3CFG.items() if k not in DOWNSTREAM_KEYS}, sort_keys=True),
         seed=config["seed"],
     log:
         f"{T3}/logs/database.log",

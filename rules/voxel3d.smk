@@ -89,7 +89,7 @@ rule voxel3d_database:
     output:
         f"{V3}/database.h5",
     params:
-        cfg=json.dumps({k: v for k, v in V3CFG.items() if k not in ("figures", "aleatoric")}, sort_keys=True),
+        cfg=json.dumps({k: v for k, v in V3CFG.items() if k not in DOWNSTREAM_KEYS + ("aleatoric",)}, sort_keys=True),
         seed=config["seed"],
     log:
         f"{V3}/logs/database.log",

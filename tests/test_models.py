@@ -146,3 +146,37 @@ def test_down_selection_thins_only_the_positive_poisson_majority():
     kept = V.down_select(rows, nu, 0.6, np.random.default_rng(0))
     assert (nu[kept] < 0).sum() == 20 and (nu[kept] > 0).sum() == 48
     assert np.array_equal(V.down_select(rows, nu, 1.0, np.random.default_rng(0)), rows)
+
+
+def test_truss_axis_relabeling_is_an_exact_symmetry_of_the_homogenized_stiffness():
+    from pipeline_lib.elasticity import orthotropic_components
+    from pipeline_lib.truss3d import generation as gen
+    from pipeline_lib.truss3d import homogenize
+    from pipeline_lib.truss3d.model import PERM_ADJ, PERM_OFF, PERM_PROP
+
+    rng = np.random.default_rng(4)
+    chain = gen.perturbation_chain(rng, gen.ELEMENTARY["octet"], np.zeros((27, 3)), gen.PerturbParams(iterations=6))
+    A, X = chain[-1]
+    a, x = serialize(A[None], X[None])
+    A0, X0 = deserialize(a, x)  # offsets pass through float32 here
+    C9 = orthotropic_components(homogenize(A0[0], X0[0], relative_density=0.1))
+    assert len(np.unique(np.round(C9[:6], 6))) >= 4  # not so symmetric that the test is void
+    for k in range(6):
+        A2, X2 = deserialize(a[:, PERM_ADJ[k]], x[:, PERM_OFF[k]])
+        assert T.is_valid(A2[0], X2[0])
+        C9k = orthotropic_components(homogenize(A2[0], X2[0], relative_density=0.1))
+        assert np.allclose(C9k, C9[PERM_PROP[k]], rtol=1e-8, atol=1e-12), k
+
+
+def test_truss_augmentation_moves_properties_with_the_lattice():
+    from pipeline_lib.truss3d.model import PERM_ADJ, PERM_PROP
+
+    m = T.build({"adjacency_hidden": [8], "offset_hidden": [8], "predictor_hidden": [8]})
+    m.y_mean.copy_(torch.linspace(0.1, 0.9, 9))
+    m.y_std.copy_(torch.linspace(0.5, 1.5, 9))
+    a, x, y = torch.rand(32, 378), torch.rand(32, 27) - 0.5, torch.randn(32, 9)
+    a2, x2, y2 = m.augment([a, x, y], torch.Generator().manual_seed(0))
+    raw, raw2 = y * m.y_std + m.y_mean, y2 * m.y_std + m.y_mean
+    for i in range(32):
+        k = next(k for k in range(6) if torch.equal(a2[i], a[i, PERM_ADJ[k]]))
+        assert torch.allclose(raw2[i], raw[i, PERM_PROP[k]], atol=1e-5)

@@ -98,6 +98,7 @@ def save_checkpoint(path: Path, *, model: torch.nn.Module, optimizer=None, best_
     try:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["kind"] = "learn/checkpoint"
+            h5.attrs["schema_version"] = 1
             h5.attrs["git_commit"] = code_version()
             for k, v in (attrs or {}).items():
                 h5.attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)

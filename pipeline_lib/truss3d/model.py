@@ -14,6 +14,7 @@ beta * KL with beta cyclically annealed.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -22,11 +23,36 @@ from torch import nn
 
 from pipeline_lib.learn.losses import kl_standard_normal, reparameterize
 from pipeline_lib.learn.schedules import beta as beta_at
-from pipeline_lib.truss3d.octant import FREE
+from pipeline_lib.truss3d.octant import BASE, FREE
 
 IU = np.triu_indices(27)  # 378 entries, diagonal included
 FREE_INDEX = np.argwhere(FREE)  # (27, 2): (node, axis) of each free direction
 N_ADJ, N_OFF = len(IU[0]), len(FREE_INDEX)
+
+
+def _axis_permutations() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index maps of the six relabelings of the axes (x'_a = x_{p[a]}), exact symmetries of the
+    octant: for each, where every serialized adjacency entry, free offset and stiffness component
+    of the relabeled lattice comes from."""
+    node = {tuple(b): i for i, b in enumerate(BASE.tolist())}
+    entry = np.full((27, 27), -1)
+    entry[IU] = np.arange(N_ADJ)
+    dof = {(int(n), int(a)): k for k, (n, a) in enumerate(FREE_INDEX)}
+    normal = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
+    adj, off, prop = [], [], []
+    for p in itertools.permutations(range(3)):
+        new_of_old = np.array([node[tuple(BASE[i][list(p)])] for i in range(27)])
+        old_of_new = np.argsort(new_of_old)
+        u, v = old_of_new[IU[0]], old_of_new[IU[1]]
+        adj.append(entry[np.minimum(u, v), np.maximum(u, v)])
+        off.append([dof[(int(old_of_new[n]), p[a])] for n, a in FREE_INDEX])
+        # C'_aabb = C_p(a)p(a)p(b)p(b); the shear modulus of the plane without axis a is that of
+        # the plane without axis p(a)
+        prop.append([normal.index(tuple(sorted((p[a], p[b])))) for a, b in normal] + [6 + p[a] for a in range(3)])
+    return np.array(adj), np.array(off), np.array(prop)
+
+
+PERM_ADJ, PERM_OFF, PERM_PROP = _axis_permutations()
 
 
 def serialize(adjacency: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +89,7 @@ class ModelConfig:
     offset_weight: float = 1.0
     property_weight: float = 1.0
     log_properties: bool = False
+    augment: bool = False  # train on random axis relabelings (exact symmetries); measured worse at 100 epochs
     beta: dict = field(default_factory=lambda: {"kind": "cyclical", "value": 0.01, "cycles": 4, "ratio": 0.5})
     epochs: int = 200
 
@@ -99,6 +126,18 @@ class LatticeVAE(nn.Module):
         self.register_buffer("y_mean", torch.zeros(9))
         self.register_buffer("y_std", torch.ones(9))
         self.register_buffer("log_scale", torch.ones((), dtype=torch.float64))  # see learning.targets
+
+    def augment(self, batch, g: torch.Generator):
+        """Relabel the axes of each lattice at random (six exact symmetries of the octant): the
+        adjacency and offsets move with the nodes, the stiffness components with the axes."""
+        if not self.cfg.augment:
+            return batch
+        a, x, y = batch
+        k = torch.randint(0, 6, (len(a),), generator=g).to(a.device)
+        maps = [torch.as_tensor(m, device=a.device)[k] for m in (PERM_ADJ, PERM_OFF, PERM_PROP)]
+        raw = y * self.y_std + self.y_mean
+        y = (raw.gather(1, maps[2]) - self.y_mean) / self.y_std
+        return [a.gather(1, maps[0]), x.gather(1, maps[1]), y]
 
     def encode(self, a: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         t, s = self.cfg.topology, self.cfg.shared
