@@ -117,24 +117,6 @@ def save_checkpoint(path: Path, *, model: torch.nn.Module, optimizer=None, best_
             tmp.unlink()
 
 
-def load_weights(path: Path, model: torch.nn.Module, group: str = "model") -> dict:
-    """Load weights into ``model``; returns the checkpoint's attributes (JSON values decoded)."""
-    with h5py.File(path, "r") as h5:
-        model.load_state_dict(_read_tensors(h5[group], next(model.parameters()).device))
-        return {k: _decode(v) for k, v in h5.attrs.items()}
-
-
-def _decode(v):
-    if isinstance(v, bytes):
-        v = v.decode()
-    if isinstance(v, str):
-        try:
-            return json.loads(v)
-        except ValueError:
-            return v
-    return v.item() if hasattr(v, "item") else v
-
-
 # ------------------------------------------------------------------------------------ the loop
 class Trainer:
     def __init__(self, model: torch.nn.Module, train: Sequence[torch.Tensor], val: Sequence[torch.Tensor],

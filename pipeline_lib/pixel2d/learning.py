@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pipeline_lib.learn import inference as I
 from pipeline_lib.learn import metrics as M
 from pipeline_lib.pixel2d.defects import isolated
 from pipeline_lib.pixel2d.model import PROPERTIES, CellVAE, ModelConfig, properties
@@ -16,41 +17,15 @@ def to_input(cells: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(quarter(np.asarray(cells)).astype(np.float32))[:, None]
 
 
-def set_normalization(model: CellVAE, y: np.ndarray) -> None:
-    model.y_mean.copy_(torch.as_tensor(y.mean(0), dtype=torch.float32))
-    model.y_std.copy_(torch.as_tensor(y.std(0) + 1e-12, dtype=torch.float32))
-
-
-def standardize(model: CellVAE, y: np.ndarray) -> torch.Tensor:
-    return (torch.as_tensor(y, dtype=torch.float32) - model.y_mean.cpu()) / model.y_std.cpu()
-
-
 @torch.no_grad()
 def encode(model: CellVAE, cells: np.ndarray, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Latent mean and log-variance of (N, H, W) cells, in batches."""
-    model.eval()
-    dev = next(model.parameters()).device
-    mus, lvs = [], []
-    for s in range(0, len(cells), batch):
-        mu, lv = model.encode(to_input(cells[s:s + batch]).to(dev))
-        mus.append(mu.cpu().numpy())
-        lvs.append(lv.cpu().numpy())
-    d = model.cfg.latent
-    return (np.concatenate(mus) if mus else np.zeros((0, d), np.float32),
-            np.concatenate(lvs) if lvs else np.zeros((0, d), np.float32))
+    return I.encode_batched(model, len(cells), lambda rows: [to_input(cells[rows])], batch)
 
 
-@torch.no_grad()
 def decode_probabilities(model: CellVAE, z: np.ndarray, batch: int = 1024) -> np.ndarray:
     """Pixel probabilities (N, H, W) of full cells decoded from latent vectors."""
-    model.eval()
-    dev = next(model.parameters()).device
-    out = []
-    for s in range(0, len(z), batch):
-        logits = model.decode_logits(torch.as_tensor(z[s:s + batch], dtype=torch.float32, device=dev))
-        out.append(torch.sigmoid(logits)[:, 0].cpu().numpy())
-    q = np.concatenate(out) if out else np.zeros((0, model.side, model.side), np.float32)
-    return mirror_quarter(q)
+    return mirror_quarter(I.decode_probabilities(model, z, batch, (model.side, model.side)))
 
 
 def postprocess(prob: np.ndarray, threshold: float = 0.9) -> np.ndarray:
@@ -70,8 +45,7 @@ def decode(model: CellVAE, z: np.ndarray, threshold: float | None = None) -> np.
 def predict(model: CellVAE, z: np.ndarray) -> np.ndarray:
     """(C11, C12, C22, C33) in the units of E from latent means (N, d)."""
     model.eval()
-    dev = next(model.parameters()).device
-    y = model.regress(torch.as_tensor(z, dtype=torch.float32, device=dev))
+    y = model.regress(torch.as_tensor(z, dtype=torch.float32, device=I.device_of(model)))
     return (y * model.y_std + model.y_mean).cpu().numpy().astype(np.float64)
 
 

@@ -203,6 +203,7 @@ def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, c
     """Train the conv VAE + property regressor on the database (paper 000, Eq. 6); write the model,
     the latent codes of every cell, the test metrics and the training curves."""
 
+    from pipeline_lib.learn.inference import set_normalization, standardize
     from pipeline_lib.learn.run import Phase, split_rows, train_stage
     from pipeline_lib.pixel2d import learning as L
     from pipeline_lib.pixel2d.model import properties
@@ -215,8 +216,8 @@ def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, c
     rows = split_rows(len(cells), tc["split"], derive_seed(seed, "pixel2d", "split"))
     net = L.build(dict(cfg["model"], epochs=tc["epochs"], side=cells.shape[1] // 2))
     y = properties(C)
-    L.set_normalization(net, y[rows["train"]])
-    tensors = [L.to_input(cells), L.standardize(net, y)]
+    set_normalization(net, y[rows["train"]])
+    tensors = [L.to_input(cells), standardize(net, y)]
     te = rows["test"]
     train_stage(
         chain="pixel2d", model=net, tensors=tensors, rows=rows,

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from pipeline_lib.elasticity import ORTHOTROPIC
+from pipeline_lib.learn import inference as I
 from pipeline_lib.learn import metrics as M
 from pipeline_lib.truss3d.frame import on_planes
 from pipeline_lib.truss3d.model import FREE_INDEX, LatticeVAE, ModelConfig, deserialize, serialize
@@ -30,9 +31,7 @@ def from_targets(model: LatticeVAE, t: np.ndarray) -> np.ndarray:
 def set_normalization(model: LatticeVAE, C9: np.ndarray) -> None:
     nz = np.abs(C9[C9 != 0])
     model.log_scale.fill_(float(nz.min()) if len(nz) else 1.0)
-    t = targets(model, C9)
-    model.y_mean.copy_(torch.as_tensor(t.mean(0), dtype=torch.float32))
-    model.y_std.copy_(torch.as_tensor(t.std(0) + 1e-12, dtype=torch.float32))
+    I.set_normalization(model, targets(model, C9))
 
 
 def tensors(model: LatticeVAE, adjacency, offsets, C9=None):
@@ -40,30 +39,21 @@ def tensors(model: LatticeVAE, adjacency, offsets, C9=None):
     out = [torch.as_tensor(a), torch.as_tensor(x)]
     if C9 is not None:
         t = targets(model, C9)
-        out.append((torch.as_tensor(t, dtype=torch.float32) - model.y_mean.cpu()) / model.y_std.cpu())
+        out.append(I.standardize(model, t))
     return out
 
 
-@torch.no_grad()
 def encode(model: LatticeVAE, adjacency, offsets, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    model.eval()
-    dev = next(model.parameters()).device
+    """Latent mean and log-variance of lattices, in batches."""
     a, x = tensors(model, adjacency, offsets)
-    mus, lvs = [], []
-    for s in range(0, len(a), batch):
-        mu, lv = model.encode(a[s:s + batch].to(dev), x[s:s + batch].to(dev))
-        mus.append(mu.cpu().numpy())
-        lvs.append(lv.cpu().numpy())
-    d = model.cfg.latent
-    return (np.concatenate(mus) if mus else np.zeros((0, d), np.float32),
-            np.concatenate(lvs) if lvs else np.zeros((0, d), np.float32))
+    return I.encode_batched(model, len(a), lambda rows: [a[rows], x[rows]], batch)
 
 
 @torch.no_grad()
 def decode(model: LatticeVAE, z: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Lattices (adjacency, offsets) decoded from latent vectors."""
     model.eval()
-    dev = next(model.parameters()).device
+    dev = I.device_of(model)
     logits, x = model.decode(torch.as_tensor(z, dtype=torch.float32, device=dev))
     return deserialize(torch.sigmoid(logits).cpu().numpy(), x.cpu().numpy(), threshold)
 
@@ -72,7 +62,7 @@ def decode(model: LatticeVAE, z: np.ndarray, threshold: float = 0.5) -> tuple[np
 def predict(model: LatticeVAE, z: np.ndarray) -> np.ndarray:
     """The nine stiffness components (units of E_s) from latent means."""
     model.eval()
-    dev = next(model.parameters()).device
+    dev = I.device_of(model)
     t = model.predict_standardized(torch.as_tensor(z, dtype=torch.float32, device=dev))
     return from_targets(model, (t * model.y_std + model.y_mean).cpu().numpy().astype(np.float64))
 

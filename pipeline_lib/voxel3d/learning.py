@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pipeline_lib.learn import inference as I
 from pipeline_lib.learn import metrics as M
 from pipeline_lib.voxel3d.model import PROPERTIES, ModelConfig, UnitVAE, mixture_moments
 from pipeline_lib.voxel3d.symmetry import eighth, mirror_eighth
@@ -19,15 +20,6 @@ def properties(db: dict) -> np.ndarray:
     return np.stack([np.asarray(db[k], np.float64) for k in PROPERTIES], axis=1)
 
 
-def set_normalization(model: UnitVAE, y: np.ndarray) -> None:
-    model.y_mean.copy_(torch.as_tensor(y.mean(0), dtype=torch.float32))
-    model.y_std.copy_(torch.as_tensor(y.std(0) + 1e-12, dtype=torch.float32))
-
-
-def standardize(model: UnitVAE, y: np.ndarray) -> torch.Tensor:
-    return (torch.as_tensor(y, dtype=torch.float32) - model.y_mean.cpu()) / model.y_std.cpu()
-
-
 def down_select(rows: np.ndarray, nu: np.ndarray, keep: float, rng: np.random.Generator) -> np.ndarray:
     """Training rows with only a fraction ``keep`` of the majority class (positive Poisson's
     ratio) kept, at random (paper 004, section 4.1.1; the paper keeps 60 %)."""
@@ -38,34 +30,15 @@ def down_select(rows: np.ndarray, nu: np.ndarray, keep: float, rng: np.random.Ge
     return np.sort(np.concatenate([rows[nu[rows] <= 0], kept]))
 
 
-def _device(model) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
 def encode(model: UnitVAE, cells: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Latent mean and log-variance of (N, n, n, n) units, in batches."""
-    model.eval()
-    mus, lvs = [], []
-    for s in range(0, len(cells), batch):
-        mu, lv = model.encode(to_input(cells[s:s + batch]).to(_device(model)))
-        mus.append(mu.cpu().numpy())
-        lvs.append(lv.cpu().numpy())
-    d = model.cfg.latent
-    return (np.concatenate(mus) if mus else np.zeros((0, d), np.float32),
-            np.concatenate(lvs) if lvs else np.zeros((0, d), np.float32))
+    return I.encode_batched(model, len(cells), lambda rows: [to_input(cells[rows])], batch)
 
 
-@torch.no_grad()
 def decode_probabilities(model: UnitVAE, z: np.ndarray, batch: int = 256) -> np.ndarray:
     """Voxel probabilities (N, n, n, n) of full units decoded from latent vectors."""
-    model.eval()
-    out = []
-    for s in range(0, len(z), batch):
-        logits = model.decode_logits(torch.as_tensor(z[s:s + batch], dtype=torch.float32, device=_device(model)))
-        out.append(torch.sigmoid(logits)[:, 0].cpu().numpy())
     h = model.cfg.side
-    return mirror_eighth(np.concatenate(out) if out else np.zeros((0, h, h, h), np.float32))
+    return mirror_eighth(I.decode_probabilities(model, z, batch, (h, h, h)))
 
 
 def decode(model: UnitVAE, z: np.ndarray, threshold: float | None = None) -> np.ndarray:
@@ -79,7 +52,7 @@ def predict(model: UnitVAE, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Predicted mean and standard deviation (N, 3) of E, nu, G (database units) at latent vectors:
     the moments of the MDN's mixtures (aleatoric uncertainty)."""
     model.eval()
-    parts = model.mixture(torch.as_tensor(z, dtype=torch.float32, device=_device(model)))
+    parts = model.mixture(torch.as_tensor(z, dtype=torch.float32, device=I.device_of(model)))
     m, s = mixture_moments(*(p.cpu().numpy().astype(np.float64) for p in parts))
     mean, std = model.y_mean.cpu().numpy(), model.y_std.cpu().numpy()
     return m * std + mean, s * std

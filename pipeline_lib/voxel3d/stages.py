@@ -205,13 +205,14 @@ def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, c
     """Train the 3D conv VAE + MDN by the progressive schedule (paper 004, section 2.1.4): each
     phase starts from the previous phase's weights; write the model, the latent codes of every
     unit, validation and test metrics and the training curves."""
+    from pipeline_lib.learn.inference import set_normalization, standardize
     from pipeline_lib.learn.run import train_stage
     from pipeline_lib.voxel3d import learning as L
 
     cells, y, rows = _training_data(db, cfg, seed)
     net = L.build(dict(cfg["model"], side=cells.shape[1] // 2))
-    L.set_normalization(net, y[rows["train"]])
-    tensors = [L.to_input(cells), L.standardize(net, y)]
+    set_normalization(net, y[rows["train"]])
+    tensors = [L.to_input(cells), standardize(net, y)]
 
     def evaluate(m):
         out = L.evaluate(m, cells[rows["test"]], y[rows["test"]])
@@ -232,6 +233,7 @@ def latent_study(db: Path, out: Path, plot: Path, *, cfg: dict, seed: int) -> No
     phase trained for each size of ``latent_study.sizes``, scored on the validation rows."""
     import torch
 
+    from pipeline_lib.learn.inference import set_normalization, standardize
     from pipeline_lib.learn.run import fit
     from pipeline_lib.learn.store import write_json
     from pipeline_lib.viz.plots import plt, save_atomic
@@ -244,8 +246,8 @@ def latent_study(db: Path, out: Path, plot: Path, *, cfg: dict, seed: int) -> No
     results = []
     for size in study["sizes"]:
         net = L.build(dict(cfg["model"], latent=size, side=cells.shape[1] // 2))
-        L.set_normalization(net, y[rows["train"]])
-        tensors = [L.to_input(cells), L.standardize(net, y)]
+        set_normalization(net, y[rows["train"]])
+        tensors = [L.to_input(cells), standardize(net, y)]
         records = fit(net, tensors, rows, [first], Path(out).parent / f"latent_study_{size}",
                       [cfg["model"], size, first.train, seed, tensors[0].numpy()])
         acc = L.evaluate(net.eval(), cells[rows["val"]], y[rows["val"]])["voxel_accuracy"]
