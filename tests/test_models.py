@@ -26,6 +26,8 @@ def test_pixel_vae_decodes_mirror_symmetric_cells_of_the_input_size(cell_side):
 
 def test_pixel_augmentation_transposes_cells_and_swaps_c11_with_c22():
     m = _pixel_model()
+    assert m.augment([1, 2], None) == [1, 2]  # off by default
+    m.cfg.augment = True
     m.y_mean.copy_(torch.tensor([0.3, 0.1, 0.2, 0.05]))
     m.y_std.copy_(torch.tensor([0.1, 0.05, 0.1, 0.02]))
     x = torch.rand(64, 1, 25, 25)
@@ -78,6 +80,27 @@ def test_truss_validity_rejects_disconnected_and_non_tiling_lattices():
     assert not T.is_valid(np.eye(27, dtype=bool), X)
 
 
+def test_truss_decoding_drops_floating_members_and_keeps_connected_lattices_intact():
+    lattices = np.stack(list(ELEMENTARY.values()))
+    A = lattices[0] | np.eye(27, dtype=bool)
+    X = np.random.default_rng(0).uniform(-0.2, 0.2, (27, 3))
+    active = (A & ~np.eye(27, dtype=bool)).any(1)
+    X[~active] = 0.0
+    spare = np.flatnonzero(~active)[:2]
+    assert len(spare) == 2, "the test needs two nodes the lattice does not use"
+    broken = A.copy()
+    broken[spare[0], spare[1]] = broken[spare[1], spare[0]] = True  # a floating strut
+    X_broken = X.copy()
+    X_broken[spare] = 0.1
+    assert not T.is_valid(broken, X_broken)
+    (A2,), (X2,) = T.drop_floating(broken[None], X_broken[None])
+    assert np.array_equal(A2, A) and np.array_equal(X2, X * active[:, None])
+    assert T.is_valid(A2, X2)
+    # connected lattices pass through unchanged, and the inputs are not modified
+    A3, X3 = T.drop_floating(lattices, np.zeros((len(lattices), 27, 3)))
+    assert np.array_equal(A3, lattices) and broken[spare[0], spare[1]]
+
+
 def test_truss_latent_merges_the_two_encoders_as_in_eq3():
     m = T.build({"topology": 2, "shared": 3, "geometry": 4, "adjacency_hidden": [8], "offset_hidden": [8],
                  "predictor_hidden": [8]})
@@ -106,13 +129,15 @@ def _voxel_model():
     return V.build({"latent": 3, "channels": [4, 8], "hidden": [16], "mdn_hidden": [8], "side": 8, "components": 2})
 
 
-def test_voxel_vae_decodes_mirror_symmetric_units_and_the_mdn_gives_positive_spread():
+def test_voxel_vae_decodes_cubic_symmetric_units_and_the_mdn_gives_positive_spread():
     m = _voxel_model()
     z = np.random.default_rng(1).standard_normal((2, 3))
     prob = V.decode_probabilities(m, z)
     assert prob.shape == (2, 16, 16, 16)
     for axis in (1, 2, 3):
         assert np.array_equal(prob, np.flip(prob, axis))
+    for perm in ((0, 2, 1, 3), (0, 3, 2, 1), (0, 1, 3, 2), (0, 2, 3, 1)):
+        assert np.allclose(prob, prob.transpose(perm), atol=1e-6)
     mean, std = V.predict(m, z)
     assert mean.shape == std.shape == (2, 3) and (std > 0).all()
 
@@ -130,14 +155,19 @@ def test_voxel_phases_switch_the_loss_terms():
     assert logs["kl_weight"] == 1.0
 
 
-def test_voxel_flip_augmentation_keeps_the_properties():
+def test_voxel_augmentation_shifts_along_the_body_diagonal_and_keeps_the_properties():
     m = _voxel_model()
     x, y = torch.rand(16, 1, 8, 8, 8), torch.randn(16, 3)
     xa, ya = m.augment([x, y], torch.Generator().manual_seed(2))
     assert torch.equal(ya, y)
-    for i in range(16):
-        assert any(torch.equal(xa[i], x[i].flip(d)) if d else torch.equal(xa[i], x[i])
-                   for d in [(), (1,), (2,), (3,), (1, 2), (1, 3), (2, 3), (1, 2, 3)])
+    flipped = [torch.equal(xa[i], x[i].flip((1, 2, 3))) for i in range(16)]
+    assert all(f or torch.equal(xa[i], x[i]) for i, f in enumerate(flipped))
+    assert 0 < sum(flipped) < 16
+    # the shift of a full unit by half a period along the diagonal is the flip of its eighth
+    unit = np.random.default_rng(0).random((16, 16, 16)) > 0.5
+    unit = unit | unit[::-1] ; unit = unit | unit[:, ::-1] ; unit = unit | unit[:, :, ::-1]
+    shifted = np.roll(unit, (8, 8, 8), axis=(0, 1, 2))
+    assert np.array_equal(shifted[:8, :8, :8], unit[:8, :8, :8][::-1, ::-1, ::-1])
 
 
 def test_down_selection_thins_only_the_positive_poisson_majority():

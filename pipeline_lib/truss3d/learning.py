@@ -8,7 +8,7 @@ import torch
 from pipeline_lib.elasticity import ORTHOTROPIC
 from pipeline_lib.learn import inference as I
 from pipeline_lib.learn import metrics as M
-from pipeline_lib.truss3d.frame import on_planes
+from pipeline_lib.truss3d.frame import lattice_problems, on_planes
 from pipeline_lib.truss3d.model import FREE_INDEX, LatticeVAE, ModelConfig, deserialize, serialize
 from pipeline_lib.truss3d.octant import positions
 
@@ -49,13 +49,40 @@ def encode(model: LatticeVAE, adjacency, offsets, batch: int = 4096) -> tuple[np
     return I.encode_batched(model, len(a), lambda rows: [a[rows], x[rows]], batch)
 
 
+def drop_floating(adjacency: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the largest connected group of beams of each lattice, removing floating members.
+
+    Paper 002's "light post-processing step" for lack of connectivity: a member that touches
+    no other carries no load and would fall out of the printed part, so dropping it changes
+    nothing physical.  Ties keep the group with the lowest node index.  Returns copies."""
+    A = np.array(adjacency, dtype=bool)
+    X = np.array(offsets, dtype=float)
+    eye = np.eye(27, dtype=bool)
+    for a, x in zip(A, X):
+        iu, ju = np.nonzero(np.triu(a, 1))
+        if len(iu) == 0:
+            continue
+        g = nx.Graph()
+        g.add_edges_from(zip(iu.tolist(), ju.tolist()))
+        parts = list(nx.connected_components(g))
+        if len(parts) == 1:
+            continue
+        keep = np.zeros(27, dtype=bool)
+        keep[sorted(max(parts, key=lambda c: (len(c), -min(c))))] = True
+        a &= (keep[:, None] & keep[None, :]) | eye
+        x[~keep] = 0.0
+    return A, X
+
+
 @torch.no_grad()
-def decode(model: LatticeVAE, z: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Lattices (adjacency, offsets) decoded from latent vectors."""
+def decode(model: LatticeVAE, z: np.ndarray, threshold: float = 0.5, clean: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Lattices (adjacency, offsets) decoded from latent vectors: entries above ``threshold``
+    become beams, then (``clean``) floating members are dropped (``drop_floating``)."""
     model.eval()
     dev = I.device_of(model)
     logits, x = model.decode(torch.as_tensor(z, dtype=torch.float32, device=dev))
-    return deserialize(torch.sigmoid(logits).cpu().numpy(), x.cpu().numpy(), threshold)
+    A, X = deserialize(torch.sigmoid(logits).cpu().numpy(), x.cpu().numpy(), threshold)
+    return drop_floating(A, X) if clean else (A, X)
 
 
 @torch.no_grad()
@@ -85,7 +112,7 @@ def is_valid(adjacency: np.ndarray, offsets: np.ndarray) -> bool:
 def evaluate(model: LatticeVAE, adjacency, offsets, C9, n_samples: int, seed: int) -> dict:
     """Test-split metrics under the keys of data/truss3d/model/metrics.json."""
     mu, _ = encode(model, adjacency, offsets)
-    A_rec, X_rec = decode(model, mu)
+    A_rec, X_rec = decode(model, mu, clean=False)  # reconstruction scores the network alone
     upper = np.triu_indices(27, 1)
     truth_edges = np.asarray(adjacency, bool)[:, upper[0], upper[1]]
     pred_edges = A_rec[:, upper[0], upper[1]]
@@ -103,7 +130,8 @@ def evaluate(model: LatticeVAE, adjacency, offsets, C9, n_samples: int, seed: in
         node_r2[name] = float(M.r2(t[:, None], p[:, None])[0])
     pred = predict(model, mu)
     z = np.random.default_rng(seed).standard_normal((n_samples, model.cfg.latent))
-    A_s, X_s = decode(model, z)
+    A_raw, X_raw = decode(model, z, clean=False)
+    A_s, X_s = drop_floating(A_raw, X_raw)
     return {
         "adjacency_accuracy": M.binary_accuracy(a_true > 0.5, a_pred > 0.5),
         "edge_f1": M.f1(truth_edges, pred_edges),
@@ -111,6 +139,10 @@ def evaluate(model: LatticeVAE, adjacency, offsets, C9, n_samples: int, seed: in
         "node_r2": node_r2,
         "r2": {k: float(v) for k, v in zip(ORTHOTROPIC, M.r2(C9, pred))},
         "validity": float(np.mean([is_valid(a, x) for a, x in zip(A_s, X_s)])),
+        # before floating members are dropped: the network's own rate
+        "validity_raw": float(np.mean([is_valid(a, x) for a, x in zip(A_raw, X_raw)])),
+        # the database's stricter test (crossings split, no dangling node, beam length)
+        "validity_strict": float(np.mean([not lattice_problems(a, x) for a, x in zip(A_s, X_s)])),
         "test_lattices": int(len(mu)),
         "latent": {"topology": model.cfg.topology, "shared": model.cfg.shared, "geometry": model.cfg.geometry},
     }

@@ -31,6 +31,7 @@ from pipeline_lib.learn.losses import bernoulli_nll, gaussian_mixture_nll, kl_st
 from pipeline_lib.learn.schedules import beta as schedule_at
 
 PROPERTIES = ("E", "nu", "G")
+_AXIS_PERMUTATIONS = ((2, 3, 4), (2, 4, 3), (3, 2, 4), (3, 4, 2), (4, 2, 3), (4, 3, 2))
 
 
 @dataclass
@@ -108,8 +109,12 @@ class UnitVAE(nn.Module):
         return mu, logvar.clamp(-12.0, 8.0)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits of the eighth, averaged over the six axis permutations: database units are
+        cubic-symmetric, so their eighths are unchanged by any relabelling of the axes, and so is
+        every decoded unit (the decoder need only get one sixth of the eighth right)."""
         c = self.cfg.channels[-1]
-        return self.decoder(self.from_latent(z).view(len(z), c, self._s, self._s, self._s))
+        logits = self.decoder(self.from_latent(z).view(len(z), c, self._s, self._s, self._s))
+        return torch.stack([logits.permute(0, 1, *p) for p in _AXIS_PERMUTATIONS]).mean(0)
 
     def mixture(self, mu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mixture logits, means and log standard deviations, each (B, P, K), standardized units."""
@@ -118,12 +123,13 @@ class UnitVAE(nn.Module):
         return logits, mean, log_std.clamp(-7.0, 3.0)
 
     def augment(self, batch, g: torch.Generator):
-        """Flipping the eighth along an axis is a half-period shift of the mirror-symmetric unit:
-        the same material, the same E, nu and G."""
+        """Flipping the eighth along all three axes at once is the shift of the unit by half a
+        period along the body diagonal: the same material, the same E, nu and G, and still
+        cubic-symmetric (a flip along one axis alone is also a shift, but breaks the symmetry
+        under axis relabelling that the decoder builds in)."""
         x = batch[0]
-        flips = torch.randint(0, 2, (3, len(x)), generator=g).bool().to(x.device)
-        for k, axis in enumerate((-3, -2, -1)):
-            x = torch.where(flips[k, :, None, None, None, None], x.flip(axis), x)
+        flip = torch.randint(0, 2, (len(x),), generator=g).bool().to(x.device)
+        x = torch.where(flip[:, None, None, None, None], x.flip((-3, -2, -1)), x)
         return [x, *batch[1:]]
 
     def loss(self, batch, epoch):
