@@ -26,8 +26,9 @@ def test_pixel_vae_decodes_mirror_symmetric_cells_of_the_input_size(cell_side):
 
 def test_pixel_augmentation_transposes_cells_and_swaps_c11_with_c22():
     m = _pixel_model()
-    assert m.augment([1, 2], None) == [1, 2]  # off by default
-    m.cfg.augment = True
+    m.cfg.augment = "none"
+    assert m.augment([1, 2], None) == [1, 2]
+    m.cfg.augment = "all"
     m.y_mean.copy_(torch.tensor([0.3, 0.1, 0.2, 0.05]))
     m.y_std.copy_(torch.tensor([0.1, 0.05, 0.1, 0.02]))
     x = torch.rand(64, 1, 25, 25)
@@ -40,6 +41,9 @@ def test_pixel_augmentation_transposes_cells_and_swaps_c11_with_c22():
                          (x[i, 0].T, x[i, 0].T.flip(0), x[i, 0].T.flip(1), x[i, 0].T.flip(0).flip(1)))
         want = [0.2, 0.1, 0.5, 0.07] if transposed else [0.5, 0.1, 0.2, 0.07]
         assert torch.allclose(back[i], torch.tensor(want), atol=1e-6)
+    m.cfg.augment = "transpose"  # the default: transposes only, no shifts
+    xa, _ = m.augment([x, y], torch.Generator().manual_seed(0))
+    assert all(torch.equal(xa[i, 0], x[i, 0]) or torch.equal(xa[i, 0], x[i, 0].T) for i in range(64))
 
 
 def test_pixel_decoding_thresholds_and_removes_isolated_pixels():
