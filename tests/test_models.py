@@ -41,7 +41,7 @@ def test_pixel_augmentation_transposes_cells_and_swaps_c11_with_c22():
                          (x[i, 0].T, x[i, 0].T.flip(0), x[i, 0].T.flip(1), x[i, 0].T.flip(0).flip(1)))
         want = [0.2, 0.1, 0.5, 0.07] if transposed else [0.5, 0.1, 0.2, 0.07]
         assert torch.allclose(back[i], torch.tensor(want), atol=1e-6)
-    m.cfg.augment = "transpose"  # the default: transposes only, no shifts
+    m.cfg.augment = "transpose"  # transposes only, no shifts
     xa, _ = m.augment([x, y], torch.Generator().manual_seed(0))
     assert all(torch.equal(xa[i, 0], x[i, 0]) or torch.equal(xa[i, 0], x[i, 0].T) for i in range(64))
 

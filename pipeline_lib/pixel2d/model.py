@@ -39,7 +39,7 @@ class ModelConfig:
     epochs: int = 200  # needed by the beta schedule
     side: int = 25  # quarter side (cell side / 2)
     threshold: float = 0.9  # decoding: solid above this probability (paper 000)
-    augment: str = "transpose"  # exact symmetries applied to training batches: none, transpose, all; see the schema
+    augment: str = "none"  # exact symmetries applied to training batches: none, transpose, all; see the schema
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
