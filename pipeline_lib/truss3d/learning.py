@@ -4,6 +4,8 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from pipeline_lib.elasticity import ORTHOTROPIC
 from pipeline_lib.learn import inference as I
@@ -54,23 +56,21 @@ def drop_floating(adjacency: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarra
 
     Paper 002's "light post-processing step" for lack of connectivity: a member that touches
     no other carries no load and would fall out of the printed part, so dropping it changes
-    nothing physical.  Ties keep the group with the lowest node index.  Returns copies."""
+    nothing physical.  Ties keep the group with the lowest node index.  All lattices are
+    labelled at once, as one block-diagonal graph.  Returns copies."""
     A = np.array(adjacency, dtype=bool)
     X = np.array(offsets, dtype=float)
+    n = len(A)
     eye = np.eye(27, dtype=bool)
-    for a, x in zip(A, X):
-        iu, ju = np.nonzero(np.triu(a, 1))
-        if len(iu) == 0:
-            continue
-        g = nx.Graph()
-        g.add_edges_from(zip(iu.tolist(), ju.tolist()))
-        parts = list(nx.connected_components(g))
-        if len(parts) == 1:
-            continue
-        keep = np.zeros(27, dtype=bool)
-        keep[sorted(max(parts, key=lambda c: (len(c), -min(c))))] = True
-        a &= (keep[:, None] & keep[None, :]) | eye
-        x[~keep] = 0.0
+    b, i, j = np.nonzero(np.triu(A, 1))
+    graph = coo_matrix((np.ones(len(b)), (27 * b + i, 27 * b + j)), shape=(27 * n, 27 * n))
+    labels = connected_components(graph, directed=False)[1].reshape(n, 27)
+    used = (A & ~eye).any(2)
+    size = np.bincount(labels.ravel(), weights=used.ravel(), minlength=27 * n)[labels] * used
+    first = (size == size.max(1, keepdims=True)).argmax(1)  # lowest node of a largest group
+    keep = (labels == labels[np.arange(n), first][:, None]) | ~used
+    A &= (keep[:, :, None] & keep[:, None, :]) | eye
+    X[~keep] = 0.0
     return A, X
 
 
