@@ -22,8 +22,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from reference_fem import reference_homogenize  # noqa: E402
 
+from pipeline_lib import mirror  # noqa: E402
 from pipeline_lib.pixel2d.homogenization import homogenize_cells  # noqa: E402
-from pipeline_lib.pixel2d.symmetry import symmetrize  # noqa: E402
 
 NU = 0.49
 
@@ -32,7 +32,7 @@ def make_cells(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     rng = np.random.default_rng(seed)
     k2 = (2 * np.pi) ** 2 * (np.fft.fftfreq(size)[:, None] ** 2 + np.fft.fftfreq(size)[None, :] ** 2)
     f = np.fft.ifft2(np.fft.fft2(rng.standard_normal((n, size, size))) * np.exp(-0.5 * k2 * 16.0)).real
-    f = symmetrize(f)
+    f = mirror.symmetrize(f, 2)
     t = np.quantile(f.reshape(n, -1), rng.uniform(0.3, 0.7, n), axis=1).diagonal()
     sym = (f > t[:, None, None]).astype(np.uint8)
     asym = sym.copy()

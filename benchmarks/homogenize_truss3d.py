@@ -16,8 +16,9 @@ import time
 import numpy as np
 import torch
 
-from pipeline_lib.truss3d import homogenize
 from pipeline_lib.truss3d import generation as gen
+from pipeline_lib.truss3d import homogenize
+from pipeline_lib.truss3d.frame import is_valid
 
 
 def make_lattices(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
@@ -31,7 +32,7 @@ def make_lattices(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
     while len(out) < n:
         i, j = rng.integers(len(lib), size=2)
         lat = gen.superpose(*lib[i], *lib[j])
-        if gen.is_valid(*lat):
+        if is_valid(*lat):
             out.append(lat)
     splits = sum(gen.split_count(*lat) > 0 for lat in out)
     return np.array([a for a, _ in out]), np.array([x for _, x in out]), splits

@@ -15,8 +15,9 @@ Every artifact is one HDF5 file whose root attributes say what it is and where i
 
 Each dataset carries ``units`` and ``description`` attributes, is chunked along its first (sample)
 axis, gzip-compressed with shuffle and protected by a Fletcher-32 checksum, so a flipped bit in a
-chunk is reported instead of read.  Files are written under a temporary name in the target folder
-and renamed when complete: a killed job never leaves a file that looks finished.
+chunk is reported instead of read.  Files are written through :func:`pipeline_lib.atomic.output`
+(a temporary name in the target folder, renamed when complete): a killed job never leaves a file
+that looks finished.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import h5py
 import numpy as np
 
-from pipeline_lib import __version__
+from pipeline_lib import __version__, atomic
 
 Dim = int | str  # a fixed size, or a symbol that must agree across the datasets of a file
 
@@ -183,9 +184,7 @@ def write(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], *, conf
     if unknown:
         raise ValueError(f"{kind}: datasets {sorted(unknown)} are not in the schema")
     _validate_arrays(path, schema, arrays)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic.output(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["kind"] = kind
             h5.attrs["schema_version"] = schema.version
@@ -211,12 +210,6 @@ def write(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], *, conf
                 g = h5.create_group(gname)
                 for k, v in members.items():
                     g.create_dataset(k, data=np.asarray(v))
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

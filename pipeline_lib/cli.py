@@ -9,10 +9,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect as _inspect
 import json
 import logging
 import os
+import re
 import sys
 import typing
 from pathlib import Path
@@ -21,40 +23,18 @@ from typing import Callable
 import h5py
 import numpy as np
 
-from pipeline_lib import artifacts
+from pipeline_lib import artifacts, atomic
 
 
 def _stages() -> dict[str, Callable]:
-    from pipeline_lib.pixel2d import stages as p2
-    from pipeline_lib.truss3d import stages as t3
-    from pipeline_lib.voxel3d import stages as v3
+    """Every stage entry point, ``<chain>.<name>``, from the chains' ``stages.STAGES``."""
+    from pipeline_lib.chain import NAMES
 
-    return {
-        "pixel2d.seeds": p2.seeds,
-        "pixel2d.initial_candidates": p2.initial_candidates,
-        "pixel2d.perturb": p2.perturb,
-        "pixel2d.homogenize_shard": p2.homogenize_shard,
-        "pixel2d.collect_iteration": p2.collect_iteration,
-        "pixel2d.database": p2.database,
-        "pixel2d.figures": p2.figures,
-        "pixel2d.train": p2.train,
-        "truss3d.library_shard": t3.library_shard,
-        "truss3d.library": t3.library,
-        "truss3d.superpose_shard": t3.superpose_shard,
-        "truss3d.lattices": t3.lattices,
-        "truss3d.homogenize_shard": t3.homogenize_shard,
-        "truss3d.database": t3.database,
-        "truss3d.figures": t3.figures,
-        "truss3d.train": t3.train,
-        "voxel3d.generate": v3.generate,
-        "voxel3d.units": v3.units,
-        "voxel3d.homogenize_shard": v3.homogenize_shard,
-        "voxel3d.database": v3.database,
-        "voxel3d.aleatoric": v3.aleatoric,
-        "voxel3d.figures": v3.figures,
-        "voxel3d.train": v3.train,
-        "voxel3d.latent_study": v3.latent_study,
-    }
+    out = {}
+    for chain in NAMES:
+        module = importlib.import_module(f"pipeline_lib.{chain}.stages")
+        out.update({f"{chain}.{name}": getattr(module, name) for name in module.STAGES})
+    return out
 
 
 # ---------------------------------------------------------------------------------------- inspect
@@ -137,75 +117,36 @@ def inspect_file(path: str | os.PathLike, out=sys.stdout) -> None:
         h5.visititems(visit)
 
 
-# ------------------------------------------------------------------------------------------- show
+# ------------------------------------------------------------------------------------ show, export
+def _one_sample(path: str | os.PathLike, index: int):
+    """The chain of an artifact, one of its samples and a title naming it (with its properties
+    where the artifact has them)."""
+    from pipeline_lib import chain as chains
+
+    ch = chains.from_artifact(path)
+    sample = ch.read(path, [index])
+    title = f"{Path(path).name} #{index}"
+    with artifacts.open_artifact(path) as h5:
+        try:
+            row = {k: h5[k][[index % h5[k].shape[0]]] for k in h5 if isinstance(h5[k], h5py.Dataset)}
+            values = ch.database_properties(row)[0]
+            title += "  " + " ".join(f"{k}={v:.4g}" for k, v in zip(ch.properties, values))
+        except KeyError:  # an artifact without properties (candidates, lattices before homogenization)
+            pass
+    return ch, sample, title
+
+
 def show(path: str | os.PathLike, index: int, out: str | os.PathLike) -> Path:
     """Render one sample of an artifact to an image file."""
-    with artifacts.open_artifact(path) as h5:
-        kind = str(h5.attrs["kind"])
-        chain = kind.split("/")[0]
-        if chain == "pixel2d" and "cells" in h5:
-            n = h5["cells"].shape[0]
-            if not -n <= index < n:
-                raise artifacts.ArtifactError(path, f"index {index} is outside the {n} samples")
-            cell = h5["cells"][index]
-            C = h5["C"][index] if "C" in h5 else None
-            meta = {k: h5[k][index] for k in ("iteration", "parent", "seed_id") if k in h5}
-            from pipeline_lib.viz.cells import render_pixel_cell
-
-            return render_pixel_cell(cell, out, C=C, title=f"{Path(path).name} #{index} {meta}")
-        if chain == "truss3d" and "adjacency" in h5:
-            n = h5["adjacency"].shape[0]
-            if not -n <= index < n:
-                raise artifacts.ArtifactError(path, f"index {index} is outside the {n} samples")
-            nodes, beams, radius = _truss_frame(h5, index)
-            title = f"{Path(path).name} #{index}"
-            if "C9" in h5:
-                title += "  C11 C22 C33 C44 = " + " ".join(f"{h5['C9'][index][k]:.3g}" for k in (0, 3, 5, 6))
-            from pipeline_lib.viz.render3d import render_lattices
-
-            return render_lattices([(nodes, beams, radius)], out, titles=[title], ncol=1, window=640)
-        if chain == "voxel3d" and "cells" in h5:
-            cell = _sample(h5, "cells", index, path)
-            title = f"{Path(path).name} #{index}"
-            if "E" in h5:
-                title += f"  E={h5['E'][index]:.4g} MPa  nu={h5['nu'][index]:.3f}"
-            from pipeline_lib.viz.render3d import render_voxels
-
-            return render_voxels(cell[None], out, titles=[title], ncol=1, window=640)
-    raise artifacts.ArtifactError(path, f"'show' does not know how to render kind {kind!r}")
-
-
-def _sample(h5, name: str, index: int, path):
-    n = h5[name].shape[0]
-    if not -n <= index < n:
-        raise artifacts.ArtifactError(path, f"index {index} is outside the {n} samples")
-    return h5[name][index]
-
-
-def _truss_frame(h5, index: int):
-    """Full-cell nodes, beams and tube radius (cell units) of one truss3d lattice."""
-    from pipeline_lib.truss3d.frame import build_frame, full_cell
-
-    nodes, beams = full_cell(build_frame(h5["adjacency"][index], h5["offsets"][index]))
-    radius = 2.0 * float(h5["radius"][index]) if "radius" in h5 else 0.04
-    return nodes, beams, radius
+    ch, sample, title = _one_sample(path, index)
+    return ch.render(sample, out, titles=[title])
 
 
 def export(path: str | os.PathLike, index: int, out: str | os.PathLike) -> Path:
-    """Write one sample for other tools: a truss3d lattice as .vtp (lines + radius) or .stl (tubes);
-    a voxel3d unit as .stl (closed marching-cubes surface) or .vti / .vtu (voxels, for ParaView)."""
-    from pipeline_lib.viz.render3d import export_lattice, export_voxels
-
-    with artifacts.open_artifact(path) as h5:
-        kind = str(h5.attrs["kind"])
-        if kind.startswith("voxel3d/") and "cells" in h5:
-            return export_voxels(_sample(h5, "cells", index, path), out)
-        if kind.startswith("truss3d/") and "adjacency" in h5:
-            n = h5["adjacency"].shape[0]
-            if not -n <= index < n:
-                raise artifacts.ArtifactError(path, f"index {index} is outside the {n} samples")
-            return export_lattice(*_truss_frame(h5, index), out)
-    raise artifacts.ArtifactError(path, f"'export' does not know how to write kind {kind!r}")
+    """Write one sample for other tools, the format chosen by the suffix of ``out`` (truss3d .vtp /
+    .stl; voxel3d .stl / .vti / .vtu; pixel2d .csv / .stl / .vti / .vtu)."""
+    ch, sample, _ = _one_sample(path, index)
+    return ch.export(sample, out)
 
 
 # -------------------------------------------------------------------------------------------- run
@@ -240,6 +181,25 @@ def _stage_parser(name: str, fn: Callable) -> argparse.ArgumentParser:
     return parser
 
 
+def check_stage_args(name: str, template: str) -> None:
+    """A rule's argument template (``--out {output} --shard ...``) against the stage's signature:
+    every flag must be a parameter, every required parameter given.  Raises ValueError naming the
+    stage and the flags, so a wrong rule fails when the workflow is parsed, not when the job runs."""
+    stages = _stages()
+    if name not in stages:
+        raise ValueError(f"unknown stage {name!r}; known: {', '.join(sorted(stages))}")
+    params = _inspect.signature(stages[name]).parameters
+    known = {p.replace("_", "-") for p in params} | {"threads"}
+    given = set(re.findall(r"(?<![\w-])--([a-z][a-z0-9-]*)", template))
+    unknown = sorted(given - known)
+    missing = sorted(p.replace("_", "-") for p, v in params.items()
+                     if v.default is _inspect.Parameter.empty and p.replace("_", "-") not in given)
+    if unknown or missing:
+        raise ValueError(f"stage {name}: " + "; ".join(
+            ([f"unknown flag(s) {', '.join('--' + f for f in unknown)}"] if unknown else [])
+            + ([f"missing flag(s) {', '.join('--' + f for f in missing)}"] if missing else [])))
+
+
 def run_stage(name: str, argv: list[str]) -> None:
     stages = _stages()
     if name not in stages:
@@ -256,6 +216,7 @@ def run_stage(name: str, argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    atomic.exit_on_sigterm()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     parser = argparse.ArgumentParser(prog="python -m pipeline_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,15 +1,20 @@
-"""Config validation against the workflow's JSON schema, with defaults filled in.
+"""Config validation against the workflow's JSON schema, with defaults filled in, and the one way
+from a config mapping to a parameter dataclass.
 
 The schema (``workflow/schemas/config.schema.yaml``) is the one place where every key, its type,
 range, default and meaning are written down; the Snakefile validates before any job is built, and
-stage entry points receive only the slice they depend on.
+stage entry points receive only the slice they depend on.  Library code takes small parameter
+dataclasses, made from a slice by :func:`build` (unknown keys refused); their defaults equal the
+schema's (tests/test_config.py keeps them from drifting apart).
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
+import typing
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, TypeVar
 
 import jsonschema
 import yaml
@@ -87,3 +92,48 @@ def derive_seed(base: int, *names: Any) -> int:
     """A stable 63-bit seed for one stage/shard from the config seed and its name parts."""
     text = "/".join([str(int(base))] + [str(n) for n in names])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+T = TypeVar("T")
+
+
+def build(cls: type[T], mapping: Mapping[str, Any] | None = None, *, ignore: Iterable[str] = (),
+          where: str | None = None) -> T:
+    """The parameter dataclass ``cls`` from a config mapping.
+
+    Every key must name a field: an unknown key is a ConfigError naming it (and ``where`` the
+    mapping came from), never silently dropped; keys the caller knows belong to someone else are
+    listed in ``ignore``.  Lists become tuples for tuple-typed fields, nested mappings become
+    nested dataclasses; missing keys take the field's default."""
+    where = where or cls.__name__
+    mapping = dict(mapping or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields) - set(ignore))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                          f"known: {', '.join(sorted(fields))}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {name: _convert(hints[name], value, f"{where}.{name}")
+              for name, value in mapping.items() if name in fields}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _convert(hint, value, where: str):
+    if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+        return build(hint, value, where=where)
+    if typing.get_origin(hint) is tuple and isinstance(value, (list, tuple)):
+        args = typing.get_args(hint)
+        inner = args[0] if args else Any
+        return tuple(_convert(inner, v, where) for v in value)
+    return value
+
+
+def schema_defaults(*path: str) -> dict:
+    """The defaults the schema gives the config section at ``path`` (e.g. "pixel2d", "model")."""
+    node = validate_config({})
+    for key in path:
+        node = node[key]
+    return node

@@ -11,6 +11,16 @@ import numpy as np
 # The nine components of an orthotropic stiffness, in the order of the authors' released data.
 ORTHOTROPIC = ("C11", "C12", "C13", "C22", "C23", "C33", "C44", "C55", "C66")
 _ORTHO_IDX = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2), (3, 3), (4, 4), (5, 5))
+VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (2, 0), (0, 1))  # tensor indices of the Voigt columns
+
+
+def unit_strain(col: int) -> np.ndarray:
+    """Strain tensor (3, 3) of the unit engineering strain in Voigt column ``col`` (11, 22, 33,
+    23, 31, 12): a shear column puts 1/2 in both off-diagonal entries."""
+    e = np.zeros((3, 3))
+    i, j = VOIGT[col]
+    e[i, j] = e[j, i] = 1.0 if i == j else 0.5
+    return e
 
 
 def orthotropic_components(C: np.ndarray) -> np.ndarray:
@@ -64,12 +74,14 @@ def voigt_moduli(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def reuss_moduli(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Reuss bulk and shear moduli K_R, G_R (Eqs. 9-10, with Voigt S44 = 4 S_2323)."""
+    """Reuss bulk and shear moduli K_R, G_R (Eqs. 9-10, with Voigt S44 = 4 S_2323).  K_R =
+    1 / (a + 2 b) is the reciprocal of the sum of the normal block of S: the bulk modulus under
+    hydrostatic stress."""
     S = compliance(C)
     a = S[..., 0, 0] + S[..., 1, 1] + S[..., 2, 2]
     b = S[..., 0, 1] + S[..., 0, 2] + S[..., 1, 2]
     c = S[..., 3, 3] + S[..., 4, 4] + S[..., 5, 5]
-    return 1.0 / (a + 2 * b), 15.0 / (4 * a - 4 * b + 3 * c)
+    return 1.0 / S[..., :3, :3].sum(axis=(-2, -1)), 15.0 / (4 * a - 4 * b + 3 * c)
 
 
 def universal_anisotropy(C: np.ndarray) -> np.ndarray:

@@ -1,9 +1,53 @@
-# Helpers shared by the chains' rule files.
+# Helpers shared by the chains' rule files -- config slices, the stage command, the resource table.
 import json
 
+from pipeline_lib.cli import check_stage_args
 
-wildcard_constraints:
-    shard=r"\d+",
+
+# config sections read only by stages after the database: left out of the database's provenance
+# params, so that changing a figure or a model does not rebuild the database
+DOWNSTREAM_KEYS = ("figures", "model", "train", "latent_study", "aleatoric")
+# keys of a train section that are the job's resources, not the trainer's: changing them does not retrain
+LEARN_RESOURCES = ("threads", "gpu", "mem_mb", "runtime")
+
+# Every rule's resources in one place: threads, memory (MB), runtime (minutes).  GPU rules are the
+# training ones, whose resources come from the config (<chain>.train.{threads, gpu, mem_mb, runtime}).
+RESOURCES = {
+    "pixel2d_seeds": (1, 2000, 120),
+    "pixel2d_initial_candidates": (1, 2000, 20),
+    "pixel2d_perturb": (1, 4000, 60),
+    "pixel2d_homogenize": (1, 2000, 120),
+    "pixel2d_collect": (1, 2000, 20),
+    "pixel2d_database": (1, 8000, 60),
+    "pixel2d_figures": (1, 4000, 20),
+    "truss3d_library_shard": (1, 1000, 120),
+    "truss3d_library": (1, 2000, 20),
+    "truss3d_superpose": (1, 2000, 120),
+    "truss3d_lattices": (1, 4000, 30),
+    "truss3d_homogenize": (1, 2000, 120),
+    "truss3d_database": (1, 4000, 30),
+    "truss3d_figures": (1, 4000, 20),
+    "voxel3d_generate": (1, 3000, 120),
+    "voxel3d_cells": (1, 8000, 60),
+    "voxel3d_homogenize": (1, 3000, 240),
+    "voxel3d_database": (1, 8000, 60),
+    "voxel3d_aleatoric": (1, 3000, 120),
+    "voxel3d_figures": (1, 4000, 20),
+}
+
+
+def threads_of(rule):
+    return RESOURCES[rule][0]
+
+
+def resources_of(rule):
+    _, mem_mb, runtime = RESOURCES[rule]
+    return dict(mem_mb=mem_mb, runtime=runtime, gpu=0)
+
+
+def learn_resources(chain):
+    t = config[chain]["train"]
+    return dict(mem_mb=t["mem_mb"], runtime=t["runtime"], gpu=t["gpu"])
 
 
 def cfg_json(section, *keys):
@@ -13,17 +57,33 @@ def cfg_json(section, *keys):
     return json.dumps({k: node[k] for k in keys} if keys else node, sort_keys=True)
 
 
-def stage(name, args):
+def provenance_cfg(chain):
+    """The database's config: the chain's whole config but the downstream sections (figures,
+    models, training, studies), whose changes must not rebuild it."""
+    return json.dumps({k: v for k, v in config[chain].items() if k not in DOWNSTREAM_KEYS}, sort_keys=True)
+
+
+def learn_cfg(chain, **extra):
+    """What a training stage depends on: the model and the trainer's config (not its resources)."""
+    node = config[chain]
+    train = {k: v for k, v in node["train"].items() if k not in LEARN_RESOURCES}
+    return json.dumps(dict({"model": node["model"], "train": train}, **extra), sort_keys=True)
+
+
+def p2_iteration(k):
+    return f"data/pixel2d/iterations/{int(k):03d}"
+
+
+def stage(name, args, check=True):
     """Shell command running one pipeline_lib stage with its thread count pinned (one BLAS/OpenMP
-    thread pool per job; parallelism comes from running shards side by side)."""
+    thread pool per job; parallelism comes from running shards side by side).  The flags are
+    checked against the stage's signature now, so a wrong one fails `snakemake -n`, not the job
+    (``check=False`` where the name is a template: the caller checks)."""
+    if check:
+        check_stage_args(name, args)
     # PYTHONPATH makes the package importable without an install (conda deployment, --directory).
     return (
         f"PYTHONPATH={REPO}${{{{PYTHONPATH:+:$PYTHONPATH}}}} "
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} "
         f"python -m pipeline_lib run {name} {args} --threads {{threads}} > {{log}} 2>&1"
     )
-
-
-# config sections read only by stages after the database: left out of the database's provenance
-# params, so that changing a figure or a model does not rebuild the database
-DOWNSTREAM_KEYS = ("figures", "model", "train", "latent_study")

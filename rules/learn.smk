@@ -7,16 +7,12 @@
 #                                  resumes from; it survives a failed or killed job on purpose
 # The rule reruns when the database or the model/train config changes; threads, memory, runtime and
 # the GPU request are resources only, so changing them does not retrain.
-LEARN_RESOURCES = ("threads", "gpu", "mem_mb", "runtime")
-
-
-def learn_cfg(chain):
-    node = config[chain]
-    train = {k: v for k, v in node["train"].items() if k not in LEARN_RESOURCES}
-    return json.dumps({"model": node["model"], "train": train}, sort_keys=True)
-
+TRAIN_ARGS = ("--db {input} --model {output.model} --latent {output.latent} --metrics {output.metrics} "
+              "--curves {output.curves} --cfg {params.cfg:q} --seed {params.seed}")
 
 for _chain in ("pixel2d", "truss3d", "voxel3d"):
+    # the shell line is formatted when the job runs, after this loop: the stage comes from params
+    check_stage_args(f"{_chain}.train", TRAIN_ARGS)
 
     rule:
         name:
@@ -29,21 +25,18 @@ for _chain in ("pixel2d", "truss3d", "voxel3d"):
             metrics=f"data/{_chain}/model/metrics.json",
             curves=f"data/{_chain}/model/curves.png",
         params:
-            stage=f"{_chain}.train",  # the shell line is formatted at run time, after the loop: no _chain there
+            stage=f"{_chain}.train",
             cfg=learn_cfg(_chain),
             seed=config["seed"],
         log:
             f"data/{_chain}/logs/train.log",
         threads: config[_chain]["train"]["threads"]
         resources:
-            mem_mb=config[_chain]["train"]["mem_mb"],
-            runtime=config[_chain]["train"]["runtime"],
-            gpu=config[_chain]["train"]["gpu"],
+            **learn_resources(_chain),
         conda:
             "../envs/metagen.yaml"
         shell:
-            stage("{params.stage}", "--db {input} --model {output.model} --latent {output.latent} "
-                  "--metrics {output.metrics} --curves {output.curves} --cfg {params.cfg:q} --seed {params.seed}")
+            stage("{params.stage}", TRAIN_ARGS, check=False)
 
 
 rule voxel3d_latent_study:
@@ -53,16 +46,13 @@ rule voxel3d_latent_study:
         table="data/voxel3d/model/latent_study.json",
         plot="data/voxel3d/model/latent_study.png",
     params:
-        cfg=json.dumps(dict(json.loads(learn_cfg("voxel3d")), latent_study=config["voxel3d"]["latent_study"]),
-                       sort_keys=True),
+        cfg=learn_cfg("voxel3d", latent_study=config["voxel3d"]["latent_study"]),
         seed=config["seed"],
     log:
         "data/voxel3d/logs/latent_study.log",
     threads: config["voxel3d"]["train"]["threads"]
     resources:
-        mem_mb=config["voxel3d"]["train"]["mem_mb"],
-        runtime=config["voxel3d"]["train"]["runtime"],
-        gpu=config["voxel3d"]["train"]["gpu"],
+        **learn_resources("voxel3d"),
     conda:
         "../envs/metagen.yaml"
     shell:

@@ -12,10 +12,6 @@ P2_SEED_SHARDS = range(P2CFG["seeds"]["shards"])
 P2_HOM_SHARDS = range(P2CFG["homogenize"]["shards"])
 
 
-def p2_iteration(k):
-    return f"{P2}/iterations/{int(k):03d}"
-
-
 rule pixel2d:
     input:
         f"{P2}/database.h5",
@@ -31,11 +27,9 @@ rule pixel2d_seeds:
         seed=config["seed"],
     log:
         f"{P2}/logs/seeds_{{shard}}.log",
-    threads: 1
+    threads: threads_of("pixel2d_seeds")
     resources:
-        mem_mb=2000,
-        runtime=120,
-        gpu=0,
+        **resources_of("pixel2d_seeds"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -49,11 +43,9 @@ rule pixel2d_initial_candidates:
         f"{P2}/iterations/000/candidates.h5",
     log:
         f"{P2}/logs/candidates_000.log",
-    threads: 1
+    threads: threads_of("pixel2d_initial_candidates")
     resources:
-        mem_mb=2000,
-        runtime=20,
-        gpu=0,
+        **resources_of("pixel2d_initial_candidates"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -69,17 +61,14 @@ rule pixel2d_perturb:
         it=r"(?!000)\d{3}",
     params:
         # the iteration count is left out: raising it adds iterations without redoing the others
-        cfg=json.dumps({"perturb": {k: v for k, v in P2CFG["perturb"].items() if k != "iterations"}},
-                       sort_keys=True),
+        cfg=json.dumps({"perturb": {k: v for k, v in P2CFG["perturb"].items() if k != "iterations"}}, sort_keys=True),
         seed=config["seed"],
         it=lambda w: int(w.it),
     log:
         f"{P2}/logs/candidates_{{it}}.log",
-    threads: 1
+    threads: threads_of("pixel2d_perturb")
     resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=0,
+        **resources_of("pixel2d_perturb"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -96,11 +85,9 @@ rule pixel2d_homogenize:
         cfg=cfg_json("pixel2d", "material", "homogenize"),
     log:
         f"{P2}/logs/stiffness_{{it}}_{{shard}}.log",
-    threads: 1
+    threads: threads_of("pixel2d_homogenize")
     resources:
-        mem_mb=2000,
-        runtime=120,
-        gpu=0,
+        **resources_of("pixel2d_homogenize"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -116,11 +103,9 @@ rule pixel2d_collect:
         f"{P2}/iterations/{{it}}/cells.h5",
     log:
         f"{P2}/logs/cells_{{it}}.log",
-    threads: 1
+    threads: threads_of("pixel2d_collect")
     resources:
-        mem_mb=2000,
-        runtime=20,
-        gpu=0,
+        **resources_of("pixel2d_collect"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -134,16 +119,14 @@ rule pixel2d_database:
     output:
         f"{P2}/database.h5",
     params:
-        # provenance: the whole chain's config (figures aside); upstream changes rerun this anyway
-        cfg=json.dumps({k: v for k, v in P2CFG.items() if k not in DOWNSTREAM_KEYS}, sort_keys=True),
+        # provenance: the whole chain's config (downstream sections aside); upstream changes rerun this anyway
+        cfg=provenance_cfg("pixel2d"),
         seed=config["seed"],
     log:
         f"{P2}/logs/database.log",
-    threads: 1
+    threads: threads_of("pixel2d_database")
     resources:
-        mem_mb=8000,
-        runtime=60,
-        gpu=0,
+        **resources_of("pixel2d_database"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -160,11 +143,9 @@ rule pixel2d_figures:
         cfg=cfg_json("pixel2d", "figures"),
     log:
         f"{P2}/logs/figures.log",
-    threads: 1
+    threads: threads_of("pixel2d_figures")
     resources:
-        mem_mb=4000,
-        runtime=20,
-        gpu=0,
+        **resources_of("pixel2d_figures"),
     conda:
         "../envs/metagen.yaml"
     shell:

@@ -27,11 +27,9 @@ rule truss3d_library_shard:
         seed=config["seed"],
     log:
         f"{T3}/logs/library_{{shard}}.log",
-    threads: 1
+    threads: threads_of("truss3d_library_shard")
     resources:
-        mem_mb=1000,
-        runtime=120,
-        gpu=0,
+        **resources_of("truss3d_library_shard"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -45,15 +43,13 @@ rule truss3d_library:
         f"{T3}/library.h5",
     log:
         f"{T3}/logs/library.log",
-    threads: 1
+    threads: threads_of("truss3d_library")
     resources:
-        mem_mb=2000,
-        runtime=20,
-        gpu=0,
+        **resources_of("truss3d_library"),
     conda:
         "../envs/metagen.yaml"
     shell:
-        stage("truss3d.library", "--shards {input} --out {output}")
+        stage("truss3d.library", "--parts {input} --out {output}")
 
 
 rule truss3d_superpose:
@@ -66,11 +62,9 @@ rule truss3d_superpose:
         seed=config["seed"],
     log:
         f"{T3}/logs/superposed_{{shard}}.log",
-    threads: 1
+    threads: threads_of("truss3d_superpose")
     resources:
-        mem_mb=2000,
-        runtime=120,
-        gpu=0,
+        **resources_of("truss3d_superpose"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -86,11 +80,9 @@ rule truss3d_lattices:
         f"{T3}/lattices.h5",
     log:
         f"{T3}/logs/lattices.log",
-    threads: 1
+    threads: threads_of("truss3d_lattices")
     resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=0,
+        **resources_of("truss3d_lattices"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -106,11 +98,9 @@ rule truss3d_homogenize:
         cfg=cfg_json("truss3d", "material", "beam", "relative_density", "density", "homogenize"),
     log:
         f"{T3}/logs/stiffness_{{shard}}.log",
-    threads: 1
+    threads: threads_of("truss3d_homogenize")
     resources:
-        mem_mb=2000,
-        runtime=120,
-        gpu=0,
+        **resources_of("truss3d_homogenize"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -125,16 +115,14 @@ rule truss3d_database:
     output:
         f"{T3}/database.h5",
     params:
-        # provenance: the whole chain's config (figures aside); upstream changes rerun this anyway
-        cfg=json.dumps({k: v for k, v in T3CFG.items() if k not in DOWNSTREAM_KEYS}, sort_keys=True),
+        # provenance: the whole chain's config (downstream sections aside); upstream changes rerun this anyway
+        cfg=provenance_cfg("truss3d"),
         seed=config["seed"],
     log:
         f"{T3}/logs/database.log",
-    threads: 1
+    threads: threads_of("truss3d_database")
     resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=0,
+        **resources_of("truss3d_database"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -153,11 +141,9 @@ rule truss3d_figures:
         cfg=cfg_json("truss3d", "figures"),
     log:
         f"{T3}/logs/figures.log",
-    threads: 1
+    threads: threads_of("truss3d_figures")
     resources:
-        mem_mb=4000,
-        runtime=20,
-        gpu=0,
+        **resources_of("truss3d_figures"),
     conda:
         "../envs/metagen.yaml"
     shell:

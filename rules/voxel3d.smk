@@ -1,10 +1,10 @@
 # voxel3d: three sources of cubic-symmetric units -> screening -> dedupe -> sharded hex8
 # homogenization, each unit with its own material draw (aleatoric uncertainty).
-# data/voxel3d/units/{source}_S.h5     screened units of one source and shard
-# data/voxel3d/units.h5                all sources, deduplicated
+# data/voxel3d/cells/{source}_S.h5     screened cells of one source and shard
+# data/voxel3d/cells.h5                all sources, deduplicated
 # data/voxel3d/stiffness/shard_S.h5    C, drawn E_s / nu_s and derived E, G, nu, K of one slice
 # data/voxel3d/database.h5             units + properties
-# data/voxel3d/aleatoric.h5            repeated simulations of a few units (true aleatoric spread)
+# data/voxel3d/aleatoric.h5            repeated simulations of a few cells (true aleatoric spread)
 # data/voxel3d/figures/*.png           histograms per source, gallery
 V3 = "data/voxel3d"
 V3CFG = config["voxel3d"]
@@ -21,7 +21,7 @@ rule voxel3d:
 
 rule voxel3d_generate:
     output:
-        f"{V3}/units/{{source}}_{{shard}}.h5",
+        f"{V3}/cells/{{source}}_{{shard}}.h5",
     wildcard_constraints:
         source="|".join(V3_SOURCES),
     params:
@@ -29,12 +29,10 @@ rule voxel3d_generate:
                                   "sources": {w.source: V3CFG["sources"][w.source]}}, sort_keys=True),
         seed=config["seed"],
     log:
-        f"{V3}/logs/units_{{source}}_{{shard}}.log",
-    threads: 1
+        f"{V3}/logs/cells_{{source}}_{{shard}}.log",
+    threads: threads_of("voxel3d_generate")
     resources:
-        mem_mb=3000,
-        runtime=120,
-        gpu=0,
+        **resources_of("voxel3d_generate"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -42,27 +40,25 @@ rule voxel3d_generate:
               "--cfg {params.cfg:q} --seed {params.seed}")
 
 
-rule voxel3d_units:
+rule voxel3d_cells:
     input:
-        [f"{V3}/units/{s}_{k}.h5" for s in V3_SOURCES for k in range(V3CFG["sources"][s]["shards"])],
+        [f"{V3}/cells/{s}_{k}.h5" for s in V3_SOURCES for k in range(V3CFG["sources"][s]["shards"])],
     output:
-        f"{V3}/units.h5",
+        f"{V3}/cells.h5",
     log:
-        f"{V3}/logs/units.log",
-    threads: 1
+        f"{V3}/logs/cells.log",
+    threads: threads_of("voxel3d_cells")
     resources:
-        mem_mb=8000,
-        runtime=60,
-        gpu=0,
+        **resources_of("voxel3d_cells"),
     conda:
         "../envs/metagen.yaml"
     shell:
-        stage("voxel3d.units", "--parts {input} --out {output}")
+        stage("voxel3d.collect", "--parts {input} --out {output}")
 
 
 rule voxel3d_homogenize:
     input:
-        f"{V3}/units.h5",
+        f"{V3}/cells.h5",
     output:
         f"{V3}/stiffness/shard_{{shard}}.h5",
     params:
@@ -70,38 +66,34 @@ rule voxel3d_homogenize:
         seed=config["seed"],
     log:
         f"{V3}/logs/stiffness_{{shard}}.log",
-    threads: 1
+    threads: threads_of("voxel3d_homogenize")
     resources:
-        mem_mb=3000,
-        runtime=240,
-        gpu=0,
+        **resources_of("voxel3d_homogenize"),
     conda:
         "../envs/metagen.yaml"
     shell:
-        stage("voxel3d.homogenize_shard", "--units {input} --out {output} --shard {wildcards.shard} "
+        stage("voxel3d.homogenize_shard", "--cells {input} --out {output} --shard {wildcards.shard} "
               "--cfg {params.cfg:q} --seed {params.seed}")
 
 
 rule voxel3d_database:
     input:
-        units=f"{V3}/units.h5",
+        cells=f"{V3}/cells.h5",
         stiffness=expand(f"{V3}/stiffness/shard_{{shard}}.h5", shard=range(V3CFG["homogenize"]["shards"])),
     output:
         f"{V3}/database.h5",
     params:
-        cfg=json.dumps({k: v for k, v in V3CFG.items() if k not in DOWNSTREAM_KEYS + ("aleatoric",)}, sort_keys=True),
+        cfg=provenance_cfg("voxel3d"),
         seed=config["seed"],
     log:
         f"{V3}/logs/database.log",
-    threads: 1
+    threads: threads_of("voxel3d_database")
     resources:
-        mem_mb=8000,
-        runtime=60,
-        gpu=0,
+        **resources_of("voxel3d_database"),
     conda:
         "../envs/metagen.yaml"
     shell:
-        stage("voxel3d.database", "--units {input.units} --stiffness {input.stiffness} --out {output} "
+        stage("voxel3d.database", "--cells {input.cells} --stiffness {input.stiffness} --out {output} "
               "--cfg {params.cfg:q} --seed {params.seed}")
 
 
@@ -115,11 +107,9 @@ rule voxel3d_aleatoric:
         seed=config["seed"],
     log:
         f"{V3}/logs/aleatoric.log",
-    threads: 1
+    threads: threads_of("voxel3d_aleatoric")
     resources:
-        mem_mb=3000,
-        runtime=120,
-        gpu=0,
+        **resources_of("voxel3d_aleatoric"),
     conda:
         "../envs/metagen.yaml"
     shell:
@@ -136,11 +126,9 @@ rule voxel3d_figures:
         cfg=cfg_json("voxel3d", "figures"),
     log:
         f"{V3}/logs/figures.log",
-    threads: 1
+    threads: threads_of("voxel3d_figures")
     resources:
-        mem_mb=4000,
-        runtime=20,
-        gpu=0,
+        **resources_of("voxel3d_figures"),
     conda:
         "../envs/metagen.yaml"
     shell:

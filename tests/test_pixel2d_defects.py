@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from conftest import mirror_quarter
 
+from pipeline_lib import mirror
 from pipeline_lib.periodic import component_windings
 from pipeline_lib.pixel2d.defects import checkerboards, fix_defects, isolated
-from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
 
 
 def cross(n=12, w=2):
@@ -86,7 +86,7 @@ def test_fixing_keeps_mirror_symmetric_cells_symmetric(rng):
     cells = mirror_quarter((rng.random((30, 12, 12)) < 0.55).astype(np.uint8))
     fixed, keep, counts = fix_defects(cells)
     assert sum(counts.values()) > 0
-    assert is_mirror_symmetric(fixed).all()
+    assert mirror.is_mirror_symmetric(fixed, 2).all()
     for c in fixed[keep].astype(bool):
         iso_s, iso_v = isolated(c)
         assert not iso_s.any() and not iso_v.any()

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 from conftest import mirror_quarter
 
+from pipeline_lib import mirror
+from pipeline_lib.digest import binary_digests as digests
 from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.pixel2d import perturb as pt
 from pipeline_lib.pixel2d import simp
 from pipeline_lib.pixel2d.homogenization import homogenize_cells
-from pipeline_lib.digest import binary_digests as digests
-from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
 
 D = elasticity_matrix(1.0, 0.49, "stress")
 
@@ -28,7 +28,7 @@ def test_filter_preserves_constant_fields_and_mirror_symmetry():
     F = simp.filter_matrix(8, 10, 2.5)
     np.testing.assert_allclose(F @ np.ones(80), 1.0, atol=1e-12)
     x = np.random.default_rng(0).random(80)
-    assert is_mirror_symmetric(mirror_quarter((F @ x).reshape(8, 10))[None]).all()
+    assert mirror.is_mirror_symmetric(mirror_quarter((F @ x).reshape(8, 10))[None], 2).all()
 
 
 def test_projection_derivative_matches_finite_differences():
@@ -43,7 +43,7 @@ def test_simp_moves_designs_toward_their_targets(rng):
     T, f = simp.sample_targets(rng, 6, D, (0.3, 0.7), (0.0, 1.0))
     mat = simp.Material()
     res = simp.optimize(T, f, 20, mat, simp.SimpParams(max_iter=40, beta_every=8), rng)
-    assert res["cells"].shape == (6, 20, 20) and is_mirror_symmetric(res["cells"]).all()
+    assert res["cells"].shape == (6, 20, 20) and mirror.is_mirror_symmetric(res["cells"], 2).all()
     # error of the uniform gray start (density f everywhere) versus the optimized gray design
     start = (f**3)[:, None] * np.stack([D[0, 0], D[0, 1], D[1, 1], D[2, 2]])
     err_start = ((start - T) ** 2).sum(1) / D[0, 0] ** 2
@@ -85,10 +85,10 @@ def test_children_are_symmetric_perturbations_of_their_parent(rng, operator):
     q[:, 8:18] = 1
     q[8:18, :] = 1
     parents = np.stack([mirror_quarter(q)] * 3)
-    p = pt.PerturbParams(children_per_parent=4, operators=((operator, 1.0),), amplitude=(0.5, 1.5))
+    p = pt.PerturbParams(children_per_parent=4, operators={operator: 1.0}, levelset=pt.LevelsetParams(amplitude=(0.5, 1.5)))
     kids, ops = pt.make_children(rng, parents, p)
     assert kids.shape == (12, 50, 50) and (ops == pt.OPERATORS.index(operator)).all()
-    assert is_mirror_symmetric(kids).all()
+    assert mirror.is_mirror_symmetric(kids, 2).all()
     changed = (kids != np.repeat(parents, 4, axis=0)).mean((1, 2))
     assert (changed > 0).mean() > 0.5 and changed.max() < 0.25
 

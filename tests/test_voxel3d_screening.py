@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
+from pipeline_lib import mirror
+from pipeline_lib.voxel3d.homogenization import Material, material_draw
 from pipeline_lib.voxel3d.screening import rejection, screen
-from pipeline_lib.voxel3d.stages import _material_draw
-from pipeline_lib.voxel3d.symmetry import OPERATIONS, apply, is_cubic, mirror_eighth, symmetrize_permutations
+from pipeline_lib.voxel3d.symmetry import OPERATIONS, apply, is_cubic, symmetrize_permutations
 
 W = (0.05, 0.4)
 
@@ -25,7 +26,7 @@ def test_a_connected_cubic_frame_is_accepted():
 
 def test_every_operation_of_the_cubic_group_leaves_symmetrized_units_unchanged(rng):
     e = symmetrize_permutations(rng.random((6, 6, 6)) - 0.7) > 0
-    u = mirror_eighth(e)
+    u = mirror.unfold(e, 3)
     for op in OPERATIONS:
         np.testing.assert_array_equal(apply(u, op), u)
     assert len(OPERATIONS) == 48 and len({(p, f) for p, f in OPERATIONS}) == 48
@@ -62,11 +63,11 @@ def test_screen_counts_each_reason():
 
 
 def test_material_draws_depend_on_the_unit_not_the_shard():
-    mat = {"E_mean": 70e3, "E_std": 3.5e3, "nu_mean": 0.33, "nu_std": 0.01}
-    a = _material_draw(1, (12345,), mat)
-    assert a == _material_draw(1, (12345,), mat)
-    assert a != _material_draw(1, (12346,), mat)
-    draws = np.array([_material_draw(1, (k,), mat) for k in range(2000)])
+    mat = Material(E_mean=70e3, E_std=3.5e3, nu_mean=0.33, nu_std=0.01)
+    a = material_draw(1, (12345,), mat)
+    assert a == material_draw(1, (12345,), mat)
+    assert a != material_draw(1, (12346,), mat)
+    draws = np.array([material_draw(1, (k,), mat) for k in range(2000)])
     assert draws[:, 0].mean() == pytest.approx(70e3, rel=0.01) and draws[:, 0].std() == pytest.approx(3.5e3, rel=0.1)
     with pytest.raises(ValueError, match="not admissible"):
-        _material_draw(1, (0,), dict(mat, nu_mean=0.6))
+        material_draw(1, (0,), Material(nu_mean=0.6))

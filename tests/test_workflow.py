@@ -12,9 +12,8 @@ import h5py
 import numpy as np
 import pytest
 
-from pipeline_lib import artifacts
+from pipeline_lib import artifacts, mirror
 from pipeline_lib.pixel2d.defects import checkerboards, isolated
-from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -55,7 +54,7 @@ def test_tiny_preset_builds_a_valid_database_and_figures(tiny_run):
     assert (parent[seeds] == -1).all()
     assert (it[parent[~seeds]] < it[~seeds]).all()  # parents come from earlier iterations
     assert len(np.unique(db["digest"])) == len(cells)  # no duplicates
-    assert is_mirror_symmetric(cells).all()
+    assert mirror.is_mirror_symmetric(cells, 2).all()
     for c in cells.astype(bool):
         assert not any(m.any() for m in isolated(c)) and not any(m.any() for m in checkerboards(c))
     assert sum(db.stats["defects"].values()) > 0 and len(db.stats["iterations"]) == 3
@@ -64,7 +63,7 @@ def test_tiny_preset_builds_a_valid_database_and_figures(tiny_run):
     for f in (tiny_run / "data/pixel2d").rglob("*.h5"):
         with artifacts.open_artifact(f):  # every intermediate validates against its schema
             pass
-    assert not list((tiny_run / "data").rglob("*.tmp"))
+    assert not list((tiny_run / "data").rglob(".*.tmp*"))
 
 
 def test_tiny_preset_builds_the_truss_database(tiny_run):
@@ -85,8 +84,8 @@ def test_tiny_preset_builds_the_truss_database(tiny_run):
 
 
 def test_tiny_preset_builds_the_voxel_database(tiny_run):
-    from pipeline_lib.voxel3d.symmetry import is_cubic
     from pipeline_lib.voxel3d.screening import rejection
+    from pipeline_lib.voxel3d.symmetry import is_cubic
 
     db = artifacts.read(tiny_run / "data/voxel3d/database.h5", "voxel3d/database")
     cells = db["cells"]
@@ -130,7 +129,39 @@ def test_tiny_preset_trains_the_three_models_with_their_metrics_and_latents(tiny
         # the stored codes are the model's own: re-encoding the test rows gives them back
         assert np.isfinite(lat["mu"]).all() and model.training is False
     assert set(json.loads((tiny_run / "data/truss3d/model/metrics.json").read_text())["node_r2"]) == {"x", "y", "z"}
-    assert not list((tiny_run / "data").rglob("*.tmp"))
+    assert not list((tiny_run / "data").rglob(".*.tmp*"))
+
+
+@pytest.mark.parametrize("name", ["pixel2d", "truss3d", "voxel3d"])
+def test_every_chain_runs_through_the_protocol_on_its_database_and_model(tiny_run, name):
+    from pipeline_lib import chain
+
+    db = tiny_run / f"data/{name}/database.h5"
+    ch = chain.from_artifact(db).load_model(tiny_run / f"data/{name}/model/model.h5")
+    assert ch.config["material"] == artifacts.read(db, f"{name}/database", []).config["material"]
+    rows = [0, 3, 1]
+    samples = ch.read(db, rows)
+    mu, logvar = ch.encode(samples)
+    latent = artifacts.read(tiny_run / f"data/{name}/model/latent.h5", f"{name}/latent")
+    np.testing.assert_allclose(mu, latent["mu"][rows], rtol=1e-4, atol=1e-5)  # the stored codes are the model's
+    decoded = ch.decode(mu)
+    assert set(decoded) == set(ch.geometry) and chain.count(decoded) == 3
+    for k in ch.geometry:
+        assert decoded[k].shape == samples[k].shape and decoded[k].dtype == samples[k].dtype
+    ok = ch.screen(decoded)
+    assert ok.dtype == bool and ok.shape == (3,)
+    fe = ch.homogenize(chain.take(decoded, ok))
+    assert fe.shape == (int(ok.sum()), len(ch.properties)) and np.isfinite(fe).all()
+    mean, std = ch.predict(mu)
+    assert mean.shape == (3, len(ch.properties)) and (std is None) == (name != "voxel3d")
+    # the database's own rows pass its screen, and its solver gives back its stored properties
+    assert ch.screen(samples).all()
+    stored = ch.database_properties(artifacts.read(db, f"{name}/database").arrays)[rows]
+    again = ch.homogenize(samples)
+    if name == "voxel3d":  # nominal material against each row's own draw (E_s 5 % spread)
+        np.testing.assert_allclose(again, stored, rtol=0.25)
+    else:
+        np.testing.assert_allclose(again, stored, rtol=1e-9, atol=1e-12)
 
 
 def test_a_change_to_a_model_config_retrains_only_that_model(tiny_run, tmp_path):
@@ -168,6 +199,14 @@ def test_inspect_and_show_summarize_any_artifact(tiny_run, tmp_path):
         subprocess.run(py + ["export", str(vox), "--index", "2", "--out", str(tmp_path / f"unit{suffix}")],
                        env=_env(), check=True, capture_output=True)
         assert (tmp_path / f"unit{suffix}").stat().st_size > 0
+    pixel = tiny_run / "data/pixel2d/database.h5"
+    subprocess.run(py + ["export", str(pixel), "--index", "1", "--out", str(tmp_path / "cell.csv")],
+                   env=_env(), check=True, capture_output=True)
+    cell = artifacts.read(pixel, "pixel2d/database", ["cells"])["cells"][1]
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "cell.csv", delimiter=","), cell)
+    bad = subprocess.run(py + ["show", str(truss), "--index", "100000", "--out", str(tmp_path / "x.png")],
+                         env=_env(), capture_output=True, text=True)
+    assert bad.returncode == 1 and "index 100000 is outside the" in bad.stderr and "database.h5" in bad.stderr
 
 
 def test_a_config_that_breaks_the_schema_stops_before_any_job(tmp_path):

@@ -17,8 +17,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from pipeline_lib import atomic
 from pipeline_lib.learn import store
-from pipeline_lib.learn.trainer import Trainer, TrainConfig, fingerprint, plot_curves, split_indices
+from pipeline_lib.learn.trainer import Trainer, fingerprint, plot_curves, split_indices, train_config
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def fit(model: torch.nn.Module, tensors: Sequence[torch.Tensor], rows: dict[str,
             ph.setup(model)
         run.append([ph.name, ph.train, ph.describe])
         name = "train_state.h5" if len(phases) == 1 else f"train_state_{k + 1}_{ph.name}.h5"
-        trainer = Trainer(model, train, val, TrainConfig.from_dict(ph.train), Path(state_dir) / name,
+        trainer = Trainer(model, train, val, train_config(ph.train), Path(state_dir) / name,
                           fingerprint(*run))
         log.info("phase %s: %d epochs on %s, %d training and %d validation rows", ph.name,
                  trainer.cfg.epochs, trainer.device, len(train[0]), len(val[0]))
@@ -86,12 +87,12 @@ def train_stage(*, chain: str, model: torch.nn.Module, tensors: Sequence[torch.T
     }
     mu, logvar = encode_all(model)
     store.save_latent(latent_path, chain, mu, logvar, store.split_code(n_rows, rows), config=config, seed=seed)
-    store.write_json(model_path.with_name("history.json"), records)
+    atomic.write_json(model_path.with_name("history.json"), records)
     _curves(records, curves_path, curve_keys, chain)
     model_cfg = model.config_dict() if hasattr(model, "config_dict") else {}
     store.save_model(model_path, chain, model, rows=rows, config=config, seed=seed, history=records,
                      metrics=metrics, model_config=model_cfg)
-    store.write_json(metrics_path, metrics)
+    atomic.write_json(metrics_path, metrics)
     log.info("%s model: %s", chain, {k: v for k, v in metrics.items() if k != "training"})
     return metrics
 

@@ -9,30 +9,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
 
 from pipeline_lib import artifacts
-from pipeline_lib.artifacts import Field, Schema, register
-
-SPLITS = ("train", "val", "test")
-
-
-def register_schemas(chain: str, what: str) -> tuple[Schema, Schema]:
-    """The model and latent artifact kinds of a chain (``what`` names the rows: cells, lattices...)."""
-    model = register(Schema(f"{chain}/model", 1, tuple(
-        Field(f"{s}_rows", "int64", (f"N_{s}",), "row", f"database rows of the {s} split") for s in SPLITS),
-        f"trained generative model of {what}: weights in group 'weights', config and history in attrs"))
-    latent = register(Schema(f"{chain}/latent", 1, (
-        Field("mu", "float32", ("N", "D"), "1", f"latent mean of every database row ({what})"),
-        Field("logvar", "float32", ("N", "D"), "1", "latent log variance (log sigma^2)"),
-        Field("split", "int8", ("N",), "code", "0 train, 1 validation, 2 test"),
-    ), f"latent codes of the {what} database under the trained model"))
-    return model, latent
+from pipeline_lib.learn.schemas import SPLITS
 
 
 def split_code(n: int, rows: dict[str, np.ndarray]) -> np.ndarray:
@@ -72,21 +56,3 @@ def save_latent(path: Path, chain: str, mu: np.ndarray, logvar: np.ndarray, spli
                 seed: int) -> Path:
     return artifacts.write(path, f"{chain}/latent", {"mu": mu.astype(np.float32), "logvar": logvar.astype(np.float32),
                                                      "split": split.astype(np.int8)}, config=config, seed=seed)
-
-
-def write_json(path: Path, obj: Any) -> Path:
-    """JSON written atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_plain) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def _plain(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o))

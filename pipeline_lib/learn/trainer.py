@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,8 +39,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig:
-    epochs: int = 100
-    batch_size: int = 64
+    """The trainer's part of a ``<chain>.train`` config section (the rest belongs to the stage:
+    :data:`STAGE_KEYS`).  epochs and batch size differ by chain, so only the schema gives them."""
+
+    epochs: int
+    batch_size: int
     lr: float = 1e-3
     optimizer: str = "adam"  # or "rmsprop" (paper 000)
     weight_decay: float = 0.0
@@ -51,10 +53,16 @@ class TrainConfig:
     grad_clip: float = 10.0
     seed: int = 0
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+
+# keys of a train section read by the training stage or the scheduler, not by the trainer
+STAGE_KEYS = ("split", "samples", "down_select", "phases", "threads", "gpu", "mem_mb", "runtime")
+
+
+def train_config(section: dict) -> TrainConfig:
+    """TrainConfig from a train config section (plus ``seed``), refusing keys nobody reads."""
+    from pipeline_lib.config import build
+
+    return build(TrainConfig, section, ignore=STAGE_KEYS, where="train")
 
 
 @dataclass
@@ -90,12 +98,10 @@ def _read_tensors(group: h5py.Group, device) -> dict:
 def save_checkpoint(path: Path, *, model: torch.nn.Module, optimizer=None, best_state: dict | None = None,
                     attrs: dict | None = None) -> None:
     """Weights (and, for resuming, optimizer state and the best weights so far) in HDF5, atomically."""
+    from pipeline_lib import atomic
     from pipeline_lib.artifacts import code_version
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic.output(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["kind"] = "learn/checkpoint"
             h5.attrs["schema_version"] = 1
@@ -111,10 +117,6 @@ def save_checkpoint(path: Path, *, model: torch.nn.Module, optimizer=None, best_
                 g.attrs["param_groups"] = json.dumps(sd["param_groups"])
                 for idx, st in sd["state"].items():
                     _write_tensors(g.create_group(str(idx)), st)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # ------------------------------------------------------------------------------------ the loop

@@ -23,10 +23,10 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from pipeline_lib import mirror
 from pipeline_lib.device import default_device
 from pipeline_lib.fem import condense as cd
 from pipeline_lib.fem.quad4 import elasticity_matrix, element_stiffness
-from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
 
 METHODS = ("auto", "periodic", "quarter")
 
@@ -194,10 +194,10 @@ def homogenize_cells(cells, *, E=1.0, nu=0.3, plane="stress", void=1e-9, method=
     dev = torch.device(device) if device is not None else default_device()
     Ke = torch.as_tensor(element_matrix(E, nu, plane), dtype=torch.float64, device=dev)
     if method == "auto":  # a quarter needs two elements at least (the tree merges pairs)
-        quarter_ok = is_mirror_symmetric(solid) & ((H // 2) * (W // 2) >= 2)
+        quarter_ok = mirror.is_mirror_symmetric(solid, 2) & ((H // 2) * (W // 2) >= 2)
         route = np.where(quarter_ok, "quarter", "periodic")
     else:
-        if method == "quarter" and not is_mirror_symmetric(solid).all():
+        if method == "quarter" and not mirror.is_mirror_symmetric(solid, 2).all():
             raise ValueError("method='quarter' needs cells mirror-symmetric about both mid-axes")
         route = np.full(N, method)
     out = np.empty((N, 3, 3))

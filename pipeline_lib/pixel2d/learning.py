@@ -4,17 +4,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pipeline_lib import config, mirror
 from pipeline_lib.learn import inference as I
 from pipeline_lib.learn import metrics as M
+from pipeline_lib.periodic import load_bearing, torus_components
 from pipeline_lib.pixel2d.defects import isolated
-from pipeline_lib.pixel2d.model import PROPERTIES, CellVAE, ModelConfig, properties
-from pipeline_lib.pixel2d.symmetry import mirror_quarter, quarter
-from pipeline_lib.periodic import torus_components, load_bearing
+from pipeline_lib.pixel2d.model import CellVAE, ModelConfig
+from pipeline_lib.pixel2d.properties import PROPERTIES, properties
 
 
 def to_input(cells: np.ndarray) -> torch.Tensor:
     """(N, 1, h, w) float quarters of (N, H, W) cells."""
-    return torch.as_tensor(quarter(np.asarray(cells)).astype(np.float32))[:, None]
+    return torch.as_tensor(mirror.corner(np.asarray(cells), 2).astype(np.float32))[:, None]
 
 
 @torch.no_grad()
@@ -25,7 +26,7 @@ def encode(model: CellVAE, cells: np.ndarray, batch: int = 1024) -> tuple[np.nda
 
 def decode_probabilities(model: CellVAE, z: np.ndarray, batch: int = 1024) -> np.ndarray:
     """Pixel probabilities (N, H, W) of full cells decoded from latent vectors."""
-    return mirror_quarter(I.decode_probabilities(model, z, batch, (model.side, model.side)))
+    return mirror.unfold(I.decode_probabilities(model, z, batch, (model.side, model.side)), 2)
 
 
 def postprocess(prob: np.ndarray, threshold: float = 0.9) -> np.ndarray:
@@ -88,4 +89,4 @@ def evaluate(model: CellVAE, cells: np.ndarray, C: np.ndarray, n_samples: int, s
 
 
 def build(cfg: dict) -> CellVAE:
-    return CellVAE(ModelConfig.from_dict(cfg))
+    return CellVAE(config.build(ModelConfig, cfg, where="pixel2d.model"))

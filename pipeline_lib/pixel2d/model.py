@@ -16,15 +16,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
 from pipeline_lib.learn.losses import bernoulli_nll, kl_standard_normal, reparameterize
 from pipeline_lib.learn.schedules import beta as beta_at
-
-PROPERTIES = ("C11", "C12", "C22", "C33")
-_INDEX = ((0, 0), (0, 1), (1, 1), (2, 2))
+from pipeline_lib.pixel2d.properties import PROPERTIES
 
 
 @dataclass
@@ -35,21 +32,12 @@ class ModelConfig:
     regressor: tuple[int, ...] = (128, 128)
     regression_weight: float = 50.0
     refine: bool = True  # a 3x3 convolution after each upsampling (sharper cells; still no deeper than the encoder)
-    beta: dict = field(default_factory=lambda: {"kind": "linear", "value": 1.0, "epochs": 30})
-    epochs: int = 200  # needed by the beta schedule
+    beta: dict = field(default_factory=lambda: {"kind": "linear", "value": 0.1, "start": 0.0, "delay": 0,
+                                                "epochs": 20, "cycles": 4, "ratio": 0.5})
+    epochs: int = 30  # the training's (pixel2d.train.epochs): the beta schedule needs it
     side: int = 25  # quarter side (cell side / 2)
     threshold: float = 0.9  # decoding: solid above this probability (paper 000)
     augment: str = "none"  # exact symmetries applied to training batches: none, transpose, all; see the schema
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        d = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**d)
-
-
-def properties(C: np.ndarray) -> np.ndarray:
-    """(N, 4) = C11, C12, C22, C33 of (N, 3, 3) stiffnesses."""
-    return np.stack([C[:, i, j] for i, j in _INDEX], axis=1)
 
 
 class CellVAE(nn.Module):

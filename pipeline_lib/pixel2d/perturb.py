@@ -19,42 +19,48 @@ Defect fixing, deduplication and homogenization are separate steps (see ``stages
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError, cKDTree
 from scipy.stats import rankdata
 
-from pipeline_lib.pixel2d.symmetry import mirror_quarter, quarter, symmetrize
+from pipeline_lib import mirror
+from pipeline_lib.pixel2d.properties import properties
 
 OPERATORS = ("levelset", "blob")
 
 
 @dataclass(frozen=True)
+class LevelsetParams:
+    amplitude: tuple[float, float] = (0.5, 2.0)  # range of the random field's standard deviation [px]
+    correlation: tuple[float, float] = (2.0, 6.0)  # range of its correlation length [px]
+
+
+@dataclass(frozen=True)
+class BlobParams:
+    radius: tuple[float, float] = (1.0, 4.0)  # range of disc radii [px]
+    count: tuple[int, int] = (1, 3)  # range of discs per child
+
+
+@dataclass(frozen=True)
 class PerturbParams:
+    """The schema's ``pixel2d.perturb`` (less ``iterations``, which is the workflow's)."""
+
     cells_per_iteration: int = 300
     children_per_parent: int = 4
     extreme_weight: float = 0.5
     greed: float = 4.0
     neighbours: int = 8
-    operators: tuple[tuple[str, float], ...] = (("levelset", 0.7), ("blob", 0.3))
-    amplitude: tuple[float, float] = (0.5, 2.0)
-    correlation: tuple[float, float] = (2.0, 6.0)
-    blob_radius: tuple[float, float] = (1.0, 4.0)
-    blob_count: tuple[int, int] = (1, 3)
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> "PerturbParams":
-        return cls(cfg["cells_per_iteration"], cfg["children_per_parent"], cfg["extreme_weight"], cfg["greed"],
-                   cfg["neighbours"], tuple(cfg["operators"].items()), tuple(cfg["levelset"]["amplitude"]),
-                   tuple(cfg["levelset"]["correlation"]), tuple(cfg["blob"]["radius"]),
-                   tuple(cfg["blob"]["count"]))
+    operators: dict[str, float] = field(default_factory=lambda: {"levelset": 0.7, "blob": 0.3})
+    levelset: LevelsetParams = LevelsetParams()
+    blob: BlobParams = BlobParams()
 
 
 def features(C: np.ndarray) -> np.ndarray:
     """Standardized (C11, C12, C22, C33) of (N, 3, 3) stiffnesses."""
-    P = np.stack([C[:, 0, 0], C[:, 0, 1], C[:, 1, 1], C[:, 2, 2]], axis=1)
+    P = properties(C)
     return (P - P.mean(0)) / (P.std(0) + 1e-12)
 
 
@@ -115,14 +121,14 @@ def random_fields(rng: np.random.Generator, n: int, H: int, W: int, correlation:
     kx = np.fft.fftfreq(W)[None, :]
     k2 = (2 * np.pi) ** 2 * (ky**2 + kx**2)
     f = np.fft.ifft2(noise * np.exp(-0.5 * k2[None] * correlation[:, None, None] ** 2)).real
-    f = symmetrize(f)
+    f = mirror.symmetrize(f, 2)
     return f / (f.std(axis=(1, 2), keepdims=True) + 1e-12)
 
 
 def perturb_levelset(rng: np.random.Generator, cells: np.ndarray, p: PerturbParams) -> np.ndarray:
     n, H, W = cells.shape
-    amp = rng.uniform(*p.amplitude, n)
-    corr = rng.uniform(*p.correlation, n)
+    amp = rng.uniform(*p.levelset.amplitude, n)
+    corr = rng.uniform(*p.levelset.correlation, n)
     phi = signed_distance(cells) + amp[:, None, None] * random_fields(rng, n, H, W, corr)
     return (phi > 0).astype(np.uint8)
 
@@ -136,9 +142,9 @@ def perturb_blob(rng: np.random.Generator, cells: np.ndarray, p: PerturbParams) 
         boundary = np.argwhere((s != np.roll(s, 1, 0)) | (s != np.roll(s, 1, 1)))
         if len(boundary) == 0:
             boundary = np.argwhere(np.ones_like(s))
-        for _ in range(rng.integers(p.blob_count[0], p.blob_count[1] + 1)):
+        for _ in range(rng.integers(p.blob.count[0], p.blob.count[1] + 1)):
             cy, cx = boundary[rng.integers(len(boundary))]
-            r = rng.uniform(*p.blob_radius)
+            r = rng.uniform(*p.blob.radius)
             dy = (yy - cy + H / 2) % H - H / 2  # periodic offsets
             dx = (xx - cx + W / 2) % W - W / 2
             disc = dy**2 + dx**2 <= r * r
@@ -157,8 +163,11 @@ def make_children(rng: np.random.Generator, parents: np.ndarray, p: PerturbParam
     Returns children (M * c, H, W) uint8 (each child mirror-symmetric) and the operator index of
     each (into :data:`OPERATORS`)."""
     reps = np.repeat(np.asarray(parents, dtype=np.uint8), p.children_per_parent, axis=0)
-    names = [name for name, _ in p.operators]
-    weights = np.array([w for _, w in p.operators], dtype=float)
+    names = sorted(p.operators)  # by name: the draw does not depend on how the config was ordered
+    unknown = set(names) - set(OPERATORS)
+    if unknown:
+        raise ValueError(f"unknown perturbation operator(s) {sorted(unknown)}; known: {', '.join(OPERATORS)}")
+    weights = np.array([p.operators[name] for name in names], dtype=float)
     if weights.sum() <= 0:
         raise ValueError("perturbation operator weights must not all be zero")
     which = rng.choice(len(names), size=len(reps), p=weights / weights.sum())
@@ -168,5 +177,5 @@ def make_children(rng: np.random.Generator, parents: np.ndarray, p: PerturbParam
         if len(sel):
             out[sel] = _APPLY[name](rng, reps[sel], p)
     # Rounding can break exact symmetry of the level set by one pixel: enforce it from the quarter.
-    out = mirror_quarter(quarter(out))
+    out = mirror.unfold(mirror.corner(out, 2), 2)
     return out, np.array([OPERATORS.index(names[i]) for i in which], dtype=np.int8)

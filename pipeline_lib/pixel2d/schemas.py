@@ -38,8 +38,8 @@ CELLS = register(Schema("pixel2d/cells", 1, (_CELLS, _C) + _ORIGIN,
 DATABASE = register(Schema("pixel2d/database", 1, (_CELLS, _C) + _ORIGIN,
                            "the pixel2d metamaterial database: all iterations, in order"))
 
-# trained model and latent codes (pipeline_lib.learn.store); registered here so that `inspect`
+# trained model and latent codes (pipeline_lib.learn.schemas); registered here so that `inspect`
 # finds them by their chain
-from pipeline_lib.learn.store import register_schemas  # noqa: E402
+from pipeline_lib.learn.schemas import register_schemas  # noqa: E402
 
 MODEL, LATENT = register_schemas("pixel2d", "cells")

@@ -26,12 +26,11 @@ import scipy.sparse as sp
 import torch
 from scipy import ndimage
 
+from pipeline_lib import mirror
 from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.optim.mma import init_state, mma_step
 from pipeline_lib.pixel2d.homogenization import element_matrix, homogenize_scaled
-from pipeline_lib.pixel2d.symmetry import mirror_quarter, symmetrize
-
-COMPONENTS = ((0, 0), (0, 1), (1, 1), (2, 2))  # C11, C12, C22, C33
+from pipeline_lib.pixel2d.properties import INDEX, properties
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def filter_matrix(h: int, w: int, radius: float) -> sp.csr_matrix:
     kernel = np.maximum(0.0, radius - np.hypot(dy, dx))
     kernel /= kernel.sum()
     basis = np.eye(h * w).reshape(h * w, h, w)
-    full = mirror_quarter(basis)
+    full = mirror.unfold(basis, 2)
     filt = ndimage.correlate(full, kernel[None], mode="wrap")[:, :h, :w]
     return sp.csr_matrix(filt.reshape(h * w, h * w).T)
 
@@ -94,7 +93,7 @@ def initial_designs(rng: np.random.Generator, volumes: np.ndarray, h: int, w: in
     """Uniform density f plus a smooth random symmetric field, so designs break symmetry differently."""
     noise = rng.standard_normal((len(volumes), 2 * h, 2 * w))
     smooth = ndimage.gaussian_filter(noise, sigma=(0, 0.15 * h, 0.15 * w), mode="wrap")
-    smooth = symmetrize(smooth)[:, :h, :w]
+    smooth = mirror.symmetrize(smooth, 2)[:, :h, :w]
     smooth /= smooth.std(axis=(1, 2), keepdims=True) + 1e-12
     x = volumes[:, None, None] + 0.35 * smooth  # weaker starts end on uniform gray more often
     return np.clip(x, 0.01, 1.0).reshape(len(volumes), -1)
@@ -136,16 +135,16 @@ def optimize(targets: np.ndarray, volumes: np.ndarray, size: int, material: Mate
         xt = (F @ state.x.T).T  # (B, h*w) filtered
         xf, dproj = project(xt, beta)
         xq = xf.reshape(B, h, w)
-        scale = mirror_quarter(void + xq**p * (1 - void))
+        scale = mirror.unfold(void + xq**p * (1 - void), 2)
         C, Q = homogenize_scaled(torch.as_tensor(scale, device=device), Ke, "quarter", energies=True)
         C, Q = C.cpu().numpy(), Q.cpu().numpy()
         area = float(size * size)
-        err = np.stack([C[:, i, j] for i, j in COMPONENTS], 1) - targets  # (B, 4)
+        err = properties(C) - targets  # (B, 4)
         J = (err**2).sum(1) / D11**2
         if J0 is None:
             J0 = np.maximum(J, 1e-12)
         dC = 4.0 * Q / area * (p * xq ** (p - 1) * (1 - void))[..., None, None]  # (B, h, w, 3, 3)
-        dJ = sum(2 * err[:, k, None, None] * dC[..., i, j] for k, (i, j) in enumerate(COMPONENTS)) / D11**2
+        dJ = sum(2 * err[:, k, None, None] * dC[..., i, j] for k, (i, j) in enumerate(INDEX)) / D11**2
         df0 = (F.T @ (dJ.reshape(B, -1) * dproj).T).T * (10.0 / J0[:, None])  # f0 starts at 10
         g = xf.mean(1) / volumes - 1.0
         dg = (F.T @ (dproj / (h * w)).T).T / volumes[:, None]
@@ -157,6 +156,6 @@ def optimize(targets: np.ndarray, volumes: np.ndarray, size: int, material: Mate
         if not active.any():
             break
     xf = project((F @ state.x.T).T, beta)[0].reshape(B, h, w)
-    density = mirror_quarter(xf)
+    density = mirror.unfold(xf, 2)
     cells = (density > params.threshold).astype(np.uint8)
     return {"density": density, "cells": cells, "objective": J, "iterations": iters}

@@ -10,25 +10,23 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline_lib import artifacts
+from pipeline_lib import artifacts, mirror, shards
 from pipeline_lib.artifacts import ArtifactError
-from pipeline_lib.config import derive_seed
+from pipeline_lib.config import build, derive_seed
 from pipeline_lib.digest import binary_digests as digests
 from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.pixel2d import perturb as pt
 from pipeline_lib.pixel2d.defects import COUNTERS, fix_defects
-from pipeline_lib.pixel2d.symmetry import is_mirror_symmetric
+from pipeline_lib.pixel2d.properties import PROPERTIES, properties
 
 # torch (through simp and homogenize) is imported inside the two stages that solve, not here:
 # it costs 1.6 s per job, and most jobs of a perturbation iteration only shuffle arrays.
 
 log = logging.getLogger(__name__)
-
-
-def _shard_slice(n: int, shard: int, shards: int) -> slice:
-    if not 0 <= shard < shards:
-        raise ValueError(f"shard {shard} is outside 0..{shards - 1}")
-    return slice(n * shard // shards, n * (shard + 1) // shards)
+# the entry points `python -m pipeline_lib run pixel2d.<name>` runs
+STAGES = (
+    "seeds", "initial_candidates", "perturb", "homogenize_shard", "collect_iteration", "database",
+    "figures", "train")
 
 
 def seeds(out: Path, *, shard: int, cfg: dict, seed: int) -> None:
@@ -36,15 +34,15 @@ def seeds(out: Path, *, shard: int, cfg: dict, seed: int) -> None:
     from pipeline_lib.pixel2d import simp
 
     sc = cfg["seeds"]
-    mat = simp.Material(**cfg["material"])
+    mat = build(simp.Material, cfg["material"], where="pixel2d.material")
     D = elasticity_matrix(mat.E, mat.nu, mat.plane)
     # Targets come from one stream for all shards, so the seed set does not depend on sharding.
     targets, volumes = simp.sample_targets(np.random.default_rng(derive_seed(seed, "pixel2d", "targets")),
                                            sc["count"], D, sc["volume_fraction"], sc["c12_ratio"])
-    rows = _shard_slice(sc["count"], shard, sc["shards"])
+    rows = shards.rows(sc["count"], shard, sc["shards"])
     ids = np.arange(sc["count"])[rows]
     rng = np.random.default_rng(derive_seed(seed, "pixel2d", "seeds", shard))
-    params = simp.SimpParams(**sc["simp"])
+    params = build(simp.SimpParams, sc["simp"], where="pixel2d.seeds.simp")
     if len(ids):
         res = simp.optimize(targets[rows], volumes[rows], cfg["size"], mat, params, rng)
         cells, keep, counts = fix_defects(res["cells"])
@@ -59,21 +57,10 @@ def seeds(out: Path, *, shard: int, cfg: dict, seed: int) -> None:
         "seed_id": ids.astype(np.int64)}, config=cfg, seed=seed, stats={"defects": counts})
 
 
-def _dedupe(cells: np.ndarray, known: set[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Digests of the cells and a mask of those new to ``known`` and first of their kind here."""
-    dig = digests(cells)
-    fresh = np.zeros(len(cells), dtype=bool)
-    seen = set(known)
-    for i, d in enumerate(dig.tolist()):
-        if d not in seen:
-            fresh[i] = True
-            seen.add(d)
-    return dig, fresh
-
-
-def _candidates(out: Path, cells, parent, seed_id, iteration: int, operator, known: set[int], stats: dict,
+def _candidates(out: Path, cells, parent, seed_id, iteration: int, operator, known: np.ndarray, stats: dict,
                 cfg: dict, seed: int | None) -> None:
-    dig, fresh = _dedupe(cells, known)
+    dig = digests(cells)
+    fresh = shards.fresh(dig, known)
     stats = dict(stats, duplicates=int((~fresh).sum()), new=int(fresh.sum()))
     log.info("iteration %d: %d new cells, %d duplicates dropped", iteration, fresh.sum(), (~fresh).sum())
     artifacts.write(out, "pixel2d/candidates", {
@@ -92,7 +79,7 @@ def initial_candidates(seed_shards: list[Path], out: Path) -> None:
     cells = np.concatenate([a["cells"][a["kept"]] for a in parts])
     seed_id = np.concatenate([a["seed_id"][a["kept"]] for a in parts])
     n = len(cells)
-    _candidates(out, cells, np.full(n, -1), seed_id, 0, np.full(n, -1), set(),
+    _candidates(out, cells, np.full(n, -1), seed_id, 0, np.full(n, -1), None,
                 {"defects": dict(defects), "made": n}, first.config if first else {},
                 int(first.attrs["seed"]) if first else None)
 
@@ -102,7 +89,7 @@ def perturb(results: list[Path], out: Path, *, iteration: int, cfg: dict, seed: 
     if len(results) != iteration:
         raise ValueError(f"iteration {iteration} needs the results of iterations 0..{iteration - 1}, "
                          f"got {len(results)} files")
-    p = pt.PerturbParams.from_config(cfg["perturb"])
+    p = build(pt.PerturbParams, cfg["perturb"], ignore=("iterations",), where="pixel2d.perturb")
     rng = np.random.default_rng(derive_seed(seed, "pixel2d", "perturb", iteration))
     prior = [artifacts.read(r, "pixel2d/cells", ["C", "digest", "seed_id"]) for r in results]
     sizes = np.array([len(a["C"]) for a in prior])
@@ -127,7 +114,7 @@ def perturb(results: list[Path], out: Path, *, iteration: int, cfg: dict, seed: 
     parent_rows = np.repeat(chosen, p.children_per_parent)[: len(children)]
     seed_ids = np.concatenate([a["seed_id"] for a in prior])[parent_rows]
     fixed, keep, defects = fix_defects(children)
-    known = set(np.concatenate([a["digest"] for a in prior]).tolist())
+    known = np.concatenate([a["digest"] for a in prior])
     _candidates(out, fixed[keep], parent_rows[keep], seed_ids[keep], iteration, ops[keep], known,
                 {"defects": defects, "made": len(children),
                  "selected_score_mean": float(scores[chosen].mean()), "score_mean": float(scores.mean())},
@@ -143,10 +130,9 @@ def homogenize_shard(candidates: Path, out: Path, *, shard: int, cfg: dict) -> N
     """Effective stiffness of one shard (a contiguous slice) of an iteration's candidates."""
     from pipeline_lib.pixel2d.homogenization import homogenize_cells
 
-    shards = cfg["homogenize"]["shards"]
     with artifacts.open_artifact(candidates, "pixel2d/candidates") as h5:
         n = h5["cells"].shape[0]
-        rows = _shard_slice(n, shard, shards)
+        rows = shards.rows(n, shard, cfg["homogenize"]["shards"])
         cells = h5["cells"][rows]
     bad = np.flatnonzero(~np.isin(cells, (0, 1)).all(axis=(1, 2)))
     if len(bad):
@@ -154,7 +140,7 @@ def homogenize_shard(candidates: Path, out: Path, *, shard: int, cfg: dict) -> N
     m = cfg["material"]
     C = homogenize_cells(cells, E=m["E"], nu=m["nu"], plane=m["plane"], void=m["void"],
                          batch_size=cfg["homogenize"]["batch_size"])
-    sym = int(is_mirror_symmetric(cells).sum())
+    sym = int(mirror.is_mirror_symmetric(cells, 2).sum())
     log.info("homogenized %d cells (%d on the quarter cell)", len(cells), sym)
     artifacts.write(out, "pixel2d/stiffness", {"index": np.arange(rows.start, rows.start + len(cells)), "C": C},
                     config=cfg, stats={"cells": len(cells), "quarter_solves": sym})
@@ -190,8 +176,8 @@ def figures(db: Path, property_space: Path, gallery: Path, *, cfg: dict) -> None
     with artifacts.open_artifact(db, "pixel2d/database") as h5:
         C = h5["C"][()]
         it = h5["iteration"][()]
-        P = np.stack([C[:, 0, 0], C[:, 0, 1], C[:, 1, 1], C[:, 2, 2]], axis=1)
-        plots.pairwise_scatter(P, ["C11", "C12", "C22", "C33"], it, property_space, color_label="iteration",
+        P = properties(C)
+        plots.pairwise_scatter(P, list(PROPERTIES), it, property_space, color_label="iteration",
                                title=f"pixel2d property space ({len(P)} cells)", units="E")
         pick = np.sort(plots.spread_sample(P, cfg["figures"]["gallery"]))
         cells = h5["cells"][pick] if len(pick) else np.zeros((0, 1, 1))
@@ -206,7 +192,6 @@ def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, c
     from pipeline_lib.learn.inference import set_normalization, standardize
     from pipeline_lib.learn.run import Phase, split_rows, train_stage
     from pipeline_lib.pixel2d import learning as L
-    from pipeline_lib.pixel2d.model import properties
 
     data = artifacts.read(db, "pixel2d/database", ["cells", "C"])
     cells, C = data["cells"], data["C"]

@@ -190,6 +190,11 @@ def lattice_problems(adjacency: np.ndarray, offsets: np.ndarray, frame: Frame | 
     return problems
 
 
+def is_valid(adjacency: np.ndarray, offsets: np.ndarray) -> bool:
+    """A lattice the database accepts: :func:`lattice_problems` finds nothing."""
+    return not lattice_problems(adjacency, offsets)
+
+
 def full_cell(frame: Frame) -> tuple[np.ndarray, np.ndarray]:
     """Nodes (n, 3) in [-1, 1]^3 and beams (m, 2) of the mirrored unit cell, coincident nodes and
     beams merged (for pictures and export; cell-face beams appear on both faces)."""

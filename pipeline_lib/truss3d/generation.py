@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline_lib.truss3d.frame import build_frame, lattice_problems
+from pipeline_lib.shards import concat, first_occurrence
+from pipeline_lib.truss3d.frame import build_frame, is_valid
 from pipeline_lib.truss3d.octant import FREE, R_MAX, node_index, positions
 
 Lattice = tuple[np.ndarray, np.ndarray]  # adjacency (27, 27) bool, offsets (27, 3)
@@ -98,10 +99,6 @@ def digest(A: np.ndarray, x: np.ndarray) -> int:
     return int.from_bytes(hashlib.blake2b(bits + off, digest_size=8).digest(), "little")
 
 
-def is_valid(A: np.ndarray, x: np.ndarray) -> bool:
-    return not lattice_problems(A, x)
-
-
 @dataclass(frozen=True)
 class PerturbParams:
     iterations: int = 10
@@ -174,3 +171,77 @@ def superpose(A1: np.ndarray, x1: np.ndarray, A2: np.ndarray, x2: np.ndarray) ->
 def split_count(A: np.ndarray, x: np.ndarray) -> int:
     """Number of nodes the frame builder adds where beams cross."""
     return int((build_frame(A, x).candidate < 0).sum())
+
+
+# ---------------------------------------------------------------- the library and its arrays
+ORIGIN = ("elementary", "parent_a", "parent_b", "iteration")
+_ORIGIN_DTYPES = (np.int8, np.int64, np.int64, np.int32)
+
+
+def pack(lattices: list[Lattice], origin: list[dict]) -> dict[str, np.ndarray]:
+    """The arrays of a lattices artifact: adjacency, offsets, digest and the origin columns."""
+    n = len(lattices)
+    out = {"adjacency": np.array([a for a, _ in lattices], dtype=bool).reshape(n, 27, 27),
+           "offsets": np.array([x for _, x in lattices], dtype=float).reshape(n, 27, 3),
+           "digest": np.array([digest(a, x) for a, x in lattices], dtype=np.uint64)}
+    for k, dtype in zip(ORIGIN, _ORIGIN_DTYPES):
+        out[k] = np.array([o[k] for o in origin], dtype=dtype).reshape(n)
+    return out
+
+
+def library_chains(jobs: list[tuple[int, int]], seeds: list[int], p: PerturbParams) -> tuple[list[Lattice], list[dict]]:
+    """The perturbation chains of (elementary lattice, chain) jobs, each from its own seed, every
+    state kept.  Parents are rows of the returned list, or -1 - e for elementary lattice e."""
+    zero = np.zeros((27, 3))
+    lattices, origin = [], []
+    for (e, _), seed in zip(jobs, seeds):
+        chain = perturbation_chain(np.random.default_rng(seed), ELEMENTARY[ELEMENTARY_NAMES[e]], zero, p)
+        for step, lat in enumerate(chain, start=1):
+            parent = -1 - e if step == 1 else len(lattices) - 1
+            lattices.append(lat)
+            origin.append({"elementary": e, "parent_a": parent, "parent_b": -1, "iteration": step})
+    return lattices, origin
+
+
+def merge_library(parts: list[dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], int]:
+    """The elementary lattices followed by the chains of every part (parents local to their part,
+    as :func:`library_chains` gives them), duplicates removed and children re-pointed to the kept
+    copy of their parent; parents become rows of the result.  Returns the arrays and the number
+    of duplicates dropped."""
+    zero = np.zeros((27, 3))
+    elem = pack([canonical(ELEMENTARY[n], zero) for n in ELEMENTARY_NAMES],
+                [{"elementary": e, "parent_a": -1, "parent_b": -1, "iteration": 0} for e in range(len(ELEMENTARY_NAMES))])
+    shifted, offset = [elem], len(ELEMENTARY_NAMES)
+    for a in parts:
+        local = a["parent_a"]
+        shifted.append(dict(a, parent_a=np.where(local < 0, -1 - local, local + offset)))  # -1-e: elementary row e
+        offset += len(local)
+    cat = concat(shifted)
+    first = first_occurrence(cat["digest"])
+    keep = first == np.arange(len(first))
+    newrow = np.cumsum(keep) - 1
+    pa = cat["parent_a"]
+    cat["parent_a"] = np.where(pa >= 0, newrow[first[np.maximum(pa, 0)]], -1)
+    return {k: v[keep] for k, v in cat.items()}, int((~keep).sum())
+
+
+def sample_superpositions(rng: np.random.Generator, adjacency: np.ndarray, offsets: np.ndarray, want: int,
+                          max_draws: int, known: set[int]) -> tuple[list[Lattice], list[dict], dict[str, int]]:
+    """Superpositions of random pairs of library lattices (repetition allowed) until ``want`` are
+    valid and new (digest not in ``known``, which grows), or ``max_draws`` pairs were drawn."""
+    n_lib = len(adjacency)
+    lattices, origin, draws, invalid = [], [], 0, 0
+    while len(lattices) < want and draws < max_draws:
+        draws += 1
+        i, j = rng.integers(n_lib, size=2)
+        A, x = superpose(adjacency[i], offsets[i], adjacency[j], offsets[j])
+        if not is_valid(A, x):
+            invalid += 1
+            continue
+        d = digest(A, x)
+        if d in known:
+            continue
+        known.add(d)
+        lattices.append((A, x))
+        origin.append({"elementary": -1, "parent_a": i, "parent_b": j, "iteration": -1})
+    return lattices, origin, {"draws": draws, "invalid": invalid}

@@ -19,26 +19,19 @@ lattices grouped by node count.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import torch
 
-from contextlib import nullcontext
-
 from pipeline_lib.device import default_device, torch_threads
+from pipeline_lib.elasticity import unit_strain
 from pipeline_lib.fem.beam3d import THEORIES, global_stiffness
 from pipeline_lib.truss3d.frame import Frame, build_frame, lattice_problems, on_planes
 
 # (Voigt columns, axes whose mirror reflection flips the sign of the load)
 LOAD_GROUPS = (((0, 1, 2), ()), ((3,), (1, 2)), ((4,), (0, 2)), ((5,), (0, 1)))
 DENSITY_MODES = ("struts", "solid")
-
-
-def unit_strain(col: int) -> np.ndarray:
-    """Strain tensor of the unit engineering strain in Voigt column col (11, 22, 33, 23, 31, 12)."""
-    e = np.zeros((3, 3))
-    i, j = [(0, 0), (1, 1), (2, 2), (1, 2), (2, 0), (0, 1)][col]
-    e[i, j] = e[j, i] = 1.0 if i == j else 0.5
-    return e
 
 
 def _constraints(nodes: np.ndarray, valid: np.ndarray, odd: tuple[int, ...]) -> np.ndarray:
@@ -142,6 +135,19 @@ def solid_fraction_radius(frame: Frame, rho: float, resolution: int = 64) -> flo
     return float(np.quantile(dmin, rho))
 
 
+def strut_radii(frames: list[Frame], relative_density: np.ndarray | float, density: str = "struts") -> np.ndarray:
+    """Strut radius (octant units: half the cell side = 1) of each frame at a relative density:
+    summed strut volumes (``density="struts"``, shared struts once) or the solid volume fraction
+    of their union (``"solid"``, node overlaps once, on a grid)."""
+    if density not in DENSITY_MODES:
+        raise ValueError(f"density must be one of {DENSITY_MODES}, got {density!r}")
+    rho = np.broadcast_to(np.asarray(relative_density, dtype=float), (len(frames),))
+    if density == "struts":
+        wl = np.array([(f.weights * f.lengths).sum() for f in frames])
+        return np.sqrt(rho / (np.pi * wl))
+    return np.array([solid_fraction_radius(f, p) for f, p in zip(frames, rho)])
+
+
 def homogenize_frames(frames: list[Frame], *, radius: np.ndarray | float | None = None,
                       relative_density: np.ndarray | float | None = None, E: float = 1.0, nu: float = 0.3,
                       beam: str = "timoshenko", density: str = "struts", batch_size: int = 64,
@@ -162,12 +168,7 @@ def homogenize_frames(frames: list[Frame], *, radius: np.ndarray | float | None 
     if radius is not None:
         r = 2.0 * np.broadcast_to(np.asarray(radius, dtype=float), (N,)).copy()
     else:
-        rho = np.broadcast_to(np.asarray(relative_density, dtype=float), (N,))
-        if density == "struts":
-            wl = np.array([(f.weights * f.lengths).sum() for f in frames])
-            r = np.sqrt(rho / (np.pi * wl))
-        else:
-            r = np.array([solid_fraction_radius(f, p) for f, p in zip(frames, rho)])
+        r = strut_radii(frames, relative_density, density)
     if not (np.isfinite(r) & (r > 0)).all():
         raise ValueError("strut radius must be positive and finite")
     dev = torch.device(device) if device is not None else default_device()
@@ -195,6 +196,19 @@ def _solve_all(frames, r, E, nu, beam, dev, order, batch_size, C) -> None:
             raise
 
 
+def checked_frames(adjacency: np.ndarray, offsets: np.ndarray, first: int = 0) -> list[Frame]:
+    """The frames of (N, 27, 27) lattices, or a ValueError naming the first lattice with a problem
+    (``first`` numbers the rows, for a slice of a larger file)."""
+    frames = []
+    for i, (a, x) in enumerate(zip(np.asarray(adjacency).astype(bool), offsets)):
+        f = build_frame(a | a.T, x) if (a == a.T).all() else None
+        problems = lattice_problems(a, x, f)
+        if problems:
+            raise ValueError(f"lattice {first + i}: " + "; ".join(problems))
+        frames.append(f)
+    return frames
+
+
 def homogenize(adjacency, offsets, *, radius=None, relative_density=None, E=1.0, nu=0.3,
                beam="timoshenko") -> np.ndarray:
     """Effective stiffness of octant-defined beam lattices under periodic boundary conditions.
@@ -218,12 +232,6 @@ def homogenize(adjacency, offsets, *, radius=None, relative_density=None, E=1.0,
     if X.shape != (A.shape[0], 27, 3):
         raise ValueError(f"offsets must have shape {(A.shape[0], 27, 3)[1 if single else 0:]}, got "
                          f"{np.asarray(offsets).shape}")
-    frames = []
-    for i, (a, x) in enumerate(zip(A.astype(bool), X)):
-        f = build_frame(a | a.T, x) if (a == a.T).all() else None
-        problems = lattice_problems(a, x, f)
-        if problems:
-            raise ValueError(f"lattice {i}: " + "; ".join(problems))
-        frames.append(f)
+    frames = checked_frames(A, X)
     C, _ = homogenize_frames(frames, radius=radius, relative_density=relative_density, E=E, nu=nu, beam=beam)
     return C[0] if single else C

@@ -86,17 +86,13 @@ class ModelConfig:
     predictor_hidden: tuple[int, ...] = (256, 256, 128)
     adjacency_loss: str = "mse"  # paper's Eq. 4; "bce" is the Bernoulli likelihood
     adjacency_weight: float = 1.0
-    offset_weight: float = 1.0
-    property_weight: float = 1.0
+    offset_weight: float = 30.0
+    property_weight: float = 5.0
     log_properties: bool = False
     augment: bool = False  # train on random axis relabelings (exact symmetries); measured worse at 100 epochs
-    beta: dict = field(default_factory=lambda: {"kind": "cyclical", "value": 0.01, "cycles": 4, "ratio": 0.5})
-    epochs: int = 200
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        d = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**d)
+    beta: dict = field(default_factory=lambda: {"kind": "cyclical", "value": 0.01, "start": 0.0, "delay": 0,
+                                                "epochs": 20, "cycles": 4, "ratio": 0.5})
+    epochs: int = 100  # the training's (truss3d.train.epochs): the beta schedule needs it
 
     @property
     def latent(self) -> int:

@@ -9,12 +9,12 @@ symmetrizes each block and ignores its diagonal; we read it the same way and set
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from pipeline_lib import atomic
 from pipeline_lib.truss3d.octant import check_offsets, positions
 
 FILES = ("adjacency-matrix.npz", "node-offset.npz", "node-position.npz", "stiffness-vec.csv")
@@ -54,29 +54,21 @@ def write_released(folder: str | os.PathLike, adjacency: np.ndarray, offsets: np
                    stiffness9: np.ndarray | None = None) -> Path:
     """Write the four files (stiffness only if given), each atomically."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     A = np.asarray(adjacency, dtype=bool)
     n = len(A)
     blocks = np.triu(A, 1).reshape(27 * n, 27).astype(np.float64)  # upper triangle, as released
     off = np.asarray(offsets, dtype=float)
 
-    def atomic(name, writer):
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+    def write(name, writer):
+        with atomic.output(folder / name) as tmp:  # the temporary keeps the suffix: no second .npz
             writer(tmp)
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600
-            os.replace(tmp, folder / name)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
     def npz(matrix):
-        return lambda tmp: sp.save_npz(open(tmp, "wb"), sp.csr_matrix(matrix))
+        return lambda tmp: sp.save_npz(tmp, sp.csr_matrix(matrix))
 
-    atomic(FILES[0], npz(blocks))
-    atomic(FILES[1], npz(off.reshape(27 * n, 3)))
-    atomic(FILES[2], npz(positions(off).reshape(27 * n, 3)))
+    write(FILES[0], npz(blocks))
+    write(FILES[1], npz(off.reshape(27 * n, 3)))
+    write(FILES[2], npz(positions(off).reshape(27 * n, 3)))
     if stiffness9 is not None:
-        atomic(FILES[3], lambda tmp: np.savetxt(tmp, np.asarray(stiffness9).reshape(n, 9), delimiter=","))
+        write(FILES[3], lambda tmp: np.savetxt(tmp, np.asarray(stiffness9).reshape(n, 9), delimiter=","))
     return folder

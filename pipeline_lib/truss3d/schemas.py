@@ -33,7 +33,7 @@ DATABASE = register(Schema("truss3d/database", 1, _LATTICE + (
     Field("C9", "float64", ("N", 9), "E", "C11, C12, C13, C22, C23, C33, C44, C55, C66 (the paper's nine components)"),
 ) + _ORIGIN, "the truss3d lattice database"))
 
-# trained model and latent codes (pipeline_lib.learn.store)
-from pipeline_lib.learn.store import register_schemas  # noqa: E402
+# trained model and latent codes (pipeline_lib.learn.schemas)
+from pipeline_lib.learn.schemas import register_schemas  # noqa: E402
 
 MODEL, LATENT = register_schemas("truss3d", "lattices")

@@ -7,163 +7,85 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline_lib import artifacts
+from pipeline_lib import artifacts, shards
 from pipeline_lib.artifacts import ArtifactError
-from pipeline_lib.config import derive_seed
+from pipeline_lib.config import build, derive_seed
 from pipeline_lib.truss3d import generation as gen
 
 log = logging.getLogger(__name__)
-_ORIGIN = ("elementary", "parent_a", "parent_b", "iteration")
-
-
-def _shard_rows(n: int, shard: int, shards: int) -> np.ndarray:
-    if not 0 <= shard < shards:
-        raise ValueError(f"shard {shard} is outside 0..{shards - 1}")
-    return np.arange(n * shard // shards, n * (shard + 1) // shards)
-
-
-def _pack(lattices, origin) -> dict[str, np.ndarray]:
-    n = len(lattices)
-    A = np.array([a for a, _ in lattices], dtype=bool).reshape(n, 27, 27)
-    X = np.array([x for _, x in lattices], dtype=float).reshape(n, 27, 3)
-    out = {"adjacency": A, "offsets": X, "digest": np.array([gen.digest(a, x) for a, x in lattices], dtype=np.uint64)}
-    for k, dtype in zip(_ORIGIN, (np.int8, np.int64, np.int64, np.int32)):
-        out[k] = np.array([o[k] for o in origin], dtype=dtype).reshape(n)
-    return out
-
-
-def _perturb_params(cfg: dict) -> gen.PerturbParams:
-    return gen.PerturbParams(**cfg["library"]["perturb"])
+# the entry points `python -m pipeline_lib run truss3d.<name>` runs
+STAGES = (
+    "library_shard", "library", "superpose_shard", "lattices", "homogenize_shard", "database",
+    "figures", "train")
+_ATTRS = {"elementary_names": list(gen.ELEMENTARY_NAMES)}
 
 
 def library_shard(out: Path, *, shard: int, cfg: dict, seed: int) -> None:
     """Perturbation chains of one shard: every (elementary lattice, chain) pair the shard owns."""
     lc = cfg["library"]
     jobs = [(e, c) for e in range(len(gen.ELEMENTARY_NAMES)) for c in range(lc["chains_per_lattice"])]
-    params = _perturb_params(cfg)
-    lattices, origin = [], []
-    zero = np.zeros((27, 3))
-    for j in _shard_rows(len(jobs), shard, lc["shards"]):
-        e, c = jobs[j]
-        rng = np.random.default_rng(derive_seed(seed, "truss3d", "chain", e, c))
-        chain = gen.perturbation_chain(rng, gen.ELEMENTARY[gen.ELEMENTARY_NAMES[e]], zero, params)
-        for step, lat in enumerate(chain, start=1):
-            # parent: the previous state (a row of this shard), or the elementary lattice (step 1)
-            parent = -1 - e if step == 1 else len(lattices) - 1
-            lattices.append(lat)
-            origin.append({"elementary": e, "parent_a": parent, "parent_b": -1, "iteration": step})
-    log.info("library shard %d: %d chains, %d lattices", shard, len(_shard_rows(len(jobs), shard, lc["shards"])),
-             len(lattices))
-    artifacts.write(out, "truss3d/library", _pack(lattices, origin), config=cfg, seed=seed,
-                    stats={"lattices": len(lattices)},
-                    attrs={"elementary_names": list(gen.ELEMENTARY_NAMES), "parent_rows": "local"})
+    mine = jobs[shards.rows(len(jobs), shard, lc["shards"])]
+    params = build(gen.PerturbParams, lc["perturb"], where="truss3d.library.perturb")
+    lattices, origin = gen.library_chains(mine, [derive_seed(seed, "truss3d", "chain", e, c) for e, c in mine], params)
+    log.info("library shard %d: %d chains, %d lattices", shard, len(mine), len(lattices))
+    artifacts.write(out, "truss3d/library", gen.pack(lattices, origin), config=cfg, seed=seed,
+                    stats={"lattices": len(lattices)}, attrs=dict(_ATTRS, parent_rows="local"))
 
 
-def _dedupe_rows(digest: np.ndarray, known: set[int] | None = None) -> np.ndarray:
-    """Index of each row's first occurrence (itself if new); -1 where already in ``known``."""
-    first: dict[int, int] = {}
-    out = np.empty(len(digest), dtype=np.int64)
-    for i, d in enumerate(digest.tolist()):
-        if known is not None and d in known:
-            out[i] = -1
-        else:
-            out[i] = first.setdefault(d, i)
-    return out
-
-
-def library(shards: list[Path], out: Path) -> None:
+def library(parts: list[Path], out: Path) -> None:
     """The elementary lattices followed by all chains, duplicates removed (children re-pointed to
     the kept copy), parents as global rows."""
-    zero = np.zeros((27, 3))
-    names = gen.ELEMENTARY_NAMES
-    elem = _pack([gen.canonical(gen.ELEMENTARY[n], zero) for n in names],
-                 [{"elementary": e, "parent_a": -1, "parent_b": -1, "iteration": 0} for e in range(len(names))])
-    parts = [elem]
-    offset = len(names)
-    for s in shards:
-        a = artifacts.read(s, "truss3d/library").arrays
-        local = a["parent_a"]
-        a["parent_a"] = np.where(local < 0, -1 - local, local + offset)  # -1-e: elementary row e
-        parts.append(a)
-        offset += len(local)
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    first = _dedupe_rows(cat["digest"])
-    keep = first == np.arange(len(first))
-    newrow = np.cumsum(keep) - 1
-    pa = cat["parent_a"]
-    cat["parent_a"] = np.where(pa >= 0, newrow[first[np.maximum(pa, 0)]], -1)
-    cat = {k: v[keep] for k, v in cat.items()}
-    log.info("library: %d lattices (%d duplicates dropped)", keep.sum(), (~keep).sum())
-    artifacts.write(out, "truss3d/library", cat, stats={"lattices": int(keep.sum()), "duplicates": int((~keep).sum())},
-                    attrs={"elementary_names": list(names), "parent_rows": "global"})
+    cat, dropped = gen.merge_library([artifacts.read(p, "truss3d/library").arrays for p in parts])
+    log.info("library: %d lattices (%d duplicates dropped)", len(cat["digest"]), dropped)
+    artifacts.write(out, "truss3d/library", cat, stats={"lattices": len(cat["digest"]), "duplicates": dropped},
+                    attrs=dict(_ATTRS, parent_rows="global"))
 
 
 def superpose_shard(library: Path, out: Path, *, shard: int, cfg: dict, seed: int) -> None:
     """Superpositions of random pairs of library lattices (repetition allowed), valid and new."""
     sc = cfg["superposition"]
     lib = artifacts.read(library, "truss3d/library", ["adjacency", "offsets", "digest"])
-    n_lib = len(lib["digest"])
-    want = len(_shard_rows(sc["count"], shard, sc["shards"]))
+    rows = shards.rows(sc["count"], shard, sc["shards"])
+    want = rows.stop - rows.start
     rng = np.random.default_rng(derive_seed(seed, "truss3d", "superpose", shard))
-    known = set(lib["digest"].tolist())
-    lattices, origin, tries, invalid = [], [], 0, 0
-    while len(lattices) < want and tries < sc["max_tries_factor"] * max(want, 1):
-        tries += 1
-        i, j = rng.integers(n_lib, size=2)
-        A, x = gen.superpose(lib["adjacency"][i], lib["offsets"][i], lib["adjacency"][j], lib["offsets"][j])
-        if not gen.is_valid(A, x):
-            invalid += 1
-            continue
-        d = gen.digest(A, x)
-        if d in known:
-            continue
-        known.add(d)
-        lattices.append((A, x))
-        origin.append({"elementary": -1, "parent_a": i, "parent_b": j, "iteration": -1})
+    lattices, origin, counts = gen.sample_superpositions(rng, lib["adjacency"], lib["offsets"], want,
+                                                         sc["max_tries_factor"] * max(want, 1), set(lib["digest"].tolist()))
     if len(lattices) < want:
         log.warning("superposition shard %d: only %d of %d new valid lattices in %d draws", shard,
-                    len(lattices), want, tries)
+                    len(lattices), want, counts["draws"])
     splits = sum(gen.split_count(A, x) > 0 for A, x in lattices)
     log.info("superposition shard %d: %d lattices from %d draws (%d invalid); %d with crossing beams split",
-             shard, len(lattices), tries, invalid, splits)
-    artifacts.write(out, "truss3d/lattices", _pack(lattices, origin), config=cfg, seed=seed,
-                    stats={"draws": tries, "invalid": invalid, "made": len(lattices), "with_splits": int(splits)},
-                    attrs={"elementary_names": list(gen.ELEMENTARY_NAMES)})
+             shard, len(lattices), counts["draws"], counts["invalid"], splits)
+    artifacts.write(out, "truss3d/lattices", gen.pack(lattices, origin), config=cfg, seed=seed,
+                    stats=dict(counts, made=len(lattices), with_splits=int(splits)), attrs=_ATTRS)
 
 
 def lattices(library: Path, superposed: list[Path], out: Path) -> None:
     """Library plus superposed shards, deduplicated across shards (library rows unchanged)."""
     parts = [artifacts.read(library, "truss3d/library").arrays]
     parts += [artifacts.read(s, "truss3d/lattices").arrays for s in superposed]
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    first = _dedupe_rows(cat["digest"])
-    keep = first == np.arange(len(first))
-    cat = {k: v[keep] for k, v in cat.items()}
+    cat = shards.concat(parts)
+    keep = shards.fresh(cat["digest"])
+    cat = shards.take(cat, keep)
     n_lib = len(parts[0]["digest"])
     stats = {"library": n_lib, "superposed": int(keep.sum()) - n_lib, "duplicates": int((~keep).sum())}
     log.info("lattices: %s", stats)
-    artifacts.write(out, "truss3d/lattices", cat, stats=stats, attrs={"elementary_names": list(gen.ELEMENTARY_NAMES)})
+    artifacts.write(out, "truss3d/lattices", cat, stats=stats, attrs=_ATTRS)
 
 
 def homogenize_shard(lattices: Path, out: Path, *, shard: int, cfg: dict) -> None:
     """Effective stiffness of one shard (a contiguous slice) of the lattices at fixed relative density."""
-    from pipeline_lib.truss3d.frame import build_frame, lattice_problems
-    from pipeline_lib.truss3d.homogenization import homogenize_frames
+    from pipeline_lib.truss3d.homogenization import checked_frames, homogenize_frames
 
     hc = cfg["homogenize"]
     with artifacts.open_artifact(lattices, "truss3d/lattices") as h5:
-        n = h5["adjacency"].shape[0]
-        rows = _shard_rows(n, shard, hc["shards"])
-        sl = slice(int(rows[0]), int(rows[-1]) + 1) if len(rows) else slice(0, 0)
+        sl = shards.rows(h5["adjacency"].shape[0], shard, hc["shards"])
         A = h5["adjacency"][sl]
         X = h5["offsets"][sl]
-    frames = []
-    for k, (a, x) in enumerate(zip(A, X)):
-        f = build_frame(a, x)
-        problems = lattice_problems(a, x, f)
-        if problems:
-            raise ArtifactError(lattices, f"lattice {sl.start + k}: " + "; ".join(problems))
-        frames.append(f)
+    try:
+        frames = checked_frames(A, X, first=sl.start)
+    except ValueError as exc:
+        raise ArtifactError(lattices, str(exc)) from None
     m = cfg["material"]
     if frames:
         C, r = homogenize_frames(frames, relative_density=cfg["relative_density"], E=m["E"], nu=m["nu"],
@@ -185,8 +107,7 @@ def database(lattices: Path, stiffness: list[Path], out: Path, *, cfg: dict, see
     res = artifacts.join_shards(stiffness, "truss3d/stiffness", len(lat["digest"]), lattices)
     n = len(lat["digest"])
     arrays = dict(lat.arrays, **res, C9=orthotropic_components(res["C"]))
-    artifacts.write(out, "truss3d/database", arrays, config=cfg, seed=seed, stats=lat.stats,
-                    attrs={"elementary_names": list(gen.ELEMENTARY_NAMES)})
+    artifacts.write(out, "truss3d/database", arrays, config=cfg, seed=seed, stats=lat.stats, attrs=_ATTRS)
     log.info("truss3d database: %d lattices", n)
 
 

@@ -11,15 +11,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from pipeline_lib import atomic  # noqa: E402
+
 
 def save_atomic(fig, out: str | os.PathLike, dpi: int = 110) -> Path:
     """Save a figure under a temporary name, then rename (no half-written PNG on a kill)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=out.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        with atomic.output(out) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=out.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -121,8 +123,25 @@ def histograms_by_group(values: dict[str, np.ndarray], group: np.ndarray, names:
             if sel.any():
                 ax.hist(x[sel], bins=edges, histtype="step", linewidth=1.5, label=f"{name} ({sel.sum()})")
         ax.set_xlabel(("log10 " if use_log else "") + label)
-        ax.set_ylabel("units")
+        ax.set_ylabel("count")
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    return save_atomic(fig, out)
+
+
+def latent_size_study(results: Sequence[dict], out: str | os.PathLike, *, epochs: int) -> Path:
+    """Validation voxel accuracy and reconstruction loss against latent size (paper 004's Table
+    C1); ``results``: one dict per size with latent, val_voxel_accuracy, val_recon, train_recon."""
+    fig, ax = plt.subplots(1, 2, figsize=(8, 3.2))
+    sizes = [r["latent"] for r in results]
+    ax[0].plot(sizes, [r["val_voxel_accuracy"] for r in results], "o-")
+    ax[0].set_xlabel("latent size")
+    ax[0].set_ylabel("validation voxel accuracy")
+    ax[1].plot(sizes, [r["val_recon"] for r in results], "o-", label="validation")
+    ax[1].plot(sizes, [r["train_recon"] for r in results], "s--", label="training")
+    ax[1].set_xlabel("latent size")
+    ax[1].set_ylabel("reconstruction loss")
+    ax[1].legend()
+    fig.suptitle(f"voxel3d latent-size study ({epochs} epochs, reconstruction only)")
     return save_atomic(fig, out)

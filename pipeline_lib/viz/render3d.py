@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from pipeline_lib import atomic
 from pipeline_lib.elasticity import directional_young, sphere_directions
 
 
@@ -22,17 +23,10 @@ def _pv():
     return pv
 
 
-def _tmp(out: Path) -> Path:
-    """Hidden temporary name in the same folder (so os.replace is atomic); keeps the suffix
-    because pyvista/VTK choose the file format from it."""
-    return out.with_name(f".{out.stem}.tmp{out.suffix}")
-
-
 def _gallery(items: Sequence, draw, out, titles, ncol: int, window: int) -> Path:
     """One subplot per item, drawn by draw(plotter, index, item), saved as a PNG atomically."""
     pv = _pv()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     n = len(items)
     ncol = max(1, min(ncol, n))
     nrow = max(1, -(-n // ncol))
@@ -48,11 +42,10 @@ def _gallery(items: Sequence, draw, out, titles, ncol: int, window: int) -> Path
             if titles is not None:
                 pl.add_text(str(titles[k]), position="upper_edge", font_size=max(6, window // 40),
                             color="black")
-        tmp = _tmp(out)
-        pl.screenshot(tmp, return_img=False)
+        with atomic.output(out) as tmp:
+            pl.screenshot(tmp, return_img=False)
     finally:
         pl.close()
-    os.replace(tmp, out)
     return out
 
 
@@ -179,7 +172,6 @@ def export_voxels(cell: np.ndarray, path: str | os.PathLike) -> Path:
     ``.vti`` keeps every voxel with cell data 'solid'; ``.vtu`` only the solid voxels."""
     pv = _pv()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     grid = _voxel_grid(cell)
     if suffix == ".stl":
@@ -194,9 +186,8 @@ def export_voxels(cell: np.ndarray, path: str | os.PathLike) -> Path:
         mesh = grid.threshold(0.5, scalars="solid")
     else:
         raise ValueError(f"export_voxels: unsupported suffix {path.suffix!r} (use .stl, .vti or .vtu)")
-    tmp = _tmp(path)
-    mesh.save(tmp)
-    os.replace(tmp, path)
+    with atomic.output(path) as tmp:
+        mesh.save(tmp)
     return path
 
 
@@ -204,7 +195,6 @@ def export_lattice(nodes: np.ndarray, beams: np.ndarray, radius: float, path: st
     """One beam lattice for other tools: ``.vtp`` lines with a point field 'radius' (ParaView's Tube
     filter can vary radius by it) or ``.stl`` tubes with closed joints for printing/CAD."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines, tubes = _frame_meshes(nodes, beams, radius)
     suffix = path.suffix.lower()
     if suffix == ".vtp":
@@ -214,7 +204,6 @@ def export_lattice(nodes: np.ndarray, beams: np.ndarray, radius: float, path: st
         mesh = tubes
     else:
         raise ValueError(f"export_lattice: unsupported suffix {path.suffix!r} (use .vtp or .stl)")
-    tmp = _tmp(path)
-    mesh.save(tmp)
-    os.replace(tmp, path)
+    with atomic.output(path) as tmp:
+        mesh.save(tmp)
     return path

@@ -23,25 +23,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
+from pipeline_lib import mirror
+from pipeline_lib.config import derive_seed
+from pipeline_lib.elasticity import engineering_constants, reuss_moduli, unit_strain
 from pipeline_lib.fem.hex8 import CORNERS, element_stiffness
-from pipeline_lib.voxel3d.symmetry import is_cubic, is_mirror_symmetric
+from pipeline_lib.voxel3d.symmetry import is_cubic
 
 # (Voigt columns, axes whose mirror reflection flips the sign of the load)
 _NORMAL = ((0, 1, 2), ())
 _SHEARS = (((3,), (1, 2)), ((4,), (0, 2)), ((5,), (0, 1)))
-_VOIGT = [(0, 0), (1, 1), (2, 2), (1, 2), (2, 0), (0, 1)]
 METHODS = ("auto", "octant", "periodic")
-
-
-def unit_strain(col: int) -> np.ndarray:
-    e = np.zeros((3, 3))
-    i, j = _VOIGT[col]
-    e[i, j] = e[j, i] = 1.0 if i == j else 0.5
-    return e
 
 
 @dataclass(frozen=True)
@@ -297,7 +293,7 @@ def homogenize_cells(cells, *, E=1.0, nu=0.3, method: str = "auto", rtol: float 
     out = np.empty((len(arr), 6, 6))
     for i, c in enumerate(arr):
         c = _check(c, i)
-        sym = bool(is_mirror_symmetric(c)) and c.shape[0] >= 4
+        sym = bool(mirror.is_mirror_symmetric(c, 3)) and c.shape[0] >= 4
         if method == "octant" and not sym:
             raise ValueError(f"unit {i}: method='octant' needs a unit mirror-symmetric about its mid-planes")
         if method == "octant" or (method == "auto" and sym):
@@ -316,3 +312,49 @@ def homogenize(cells, *, E=1.0, nu=0.3) -> np.ndarray:
     are solved on one eighth (two load cases when cubic), others on the full cell.  A unit of the
     wrong shape, with non-binary values or without solid raises ValueError naming it."""
     return homogenize_cells(cells, E=E, nu=nu)
+
+
+# ------------------------------------------------------------------------ material uncertainty
+PROPERTIES = ("E", "nu", "G")  # the property columns of the chain: the model's targets, in this order
+
+
+def property_columns(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(N, 3) E, nu, G of a database's (or :func:`effective_properties`') arrays."""
+    return np.stack([np.asarray(arrays[k], np.float64) for k in PROPERTIES], axis=1)
+
+
+@dataclass(frozen=True)
+class Material:
+    """The base material as Gaussians over E [MPa] and nu (schema: voxel3d.material): every
+    simulation of the database draws its own pair -- the aleatoric uncertainty of paper 004."""
+
+    E_mean: float = 70000.0
+    E_std: float = 3500.0
+    nu_mean: float = 0.33
+    nu_std: float = 0.01
+
+
+def material_draw(seed: int, tag: tuple, material: Material) -> tuple[float, float]:
+    """E_s, nu_s of one simulation, seeded by ``tag`` (the unit's digest: the draw belongs to the
+    unit, not to the shard it lands in).  An inadmissible draw is an error, not a silent clip."""
+    rng = np.random.default_rng(derive_seed(seed, "voxel3d", "material", *tag))
+    E = rng.normal(material.E_mean, material.E_std)
+    nu = rng.normal(material.nu_mean, material.nu_std)
+    if not (E > 0 and -1 < nu < 0.5):
+        raise ValueError(f"material draw E={E:g}, nu={nu:g} is not admissible; narrow the distribution")
+    return float(E), float(nu)
+
+
+def effective_properties(C: np.ndarray) -> dict[str, np.ndarray]:
+    """The database's scalar properties of (N, 6, 6) stiffnesses: E = 1 / S11, G = 1 / S44,
+    nu = -S12 / S11 (cubic units: the same along every axis) and the Reuss bulk modulus K."""
+    eng = engineering_constants(C)
+    return {"E": eng["E1"], "G": eng["G23"], "nu": eng["nu12"], "K": reuss_moduli(C)[0]}
+
+
+def simulate(cells: np.ndarray, draws: Sequence[tuple[float, float]]) -> dict[str, np.ndarray]:
+    """C of each unit with its own material draw (E_s, nu_s), and the derived properties."""
+    C = np.array([homogenize_cells(c, E=E, nu=nu) for c, (E, nu) in zip(cells, draws)]).reshape(len(cells), 6, 6)
+    out = {"C": C, "E_s": np.array([d[0] for d in draws], float), "nu_s": np.array([d[1] for d in draws], float)}
+    out.update(effective_properties(C) if len(C) else {k: np.zeros(0) for k in ("E", "G", "nu", "K")})
+    return out

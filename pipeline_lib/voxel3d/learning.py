@@ -4,20 +4,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pipeline_lib import config, mirror
 from pipeline_lib.learn import inference as I
 from pipeline_lib.learn import metrics as M
-from pipeline_lib.voxel3d.model import PROPERTIES, ModelConfig, UnitVAE, mixture_moments
-from pipeline_lib.voxel3d.symmetry import eighth, mirror_eighth
+from pipeline_lib.voxel3d.homogenization import PROPERTIES
+from pipeline_lib.voxel3d.model import ModelConfig, UnitVAE, mixture_moments
 
 
 def to_input(cells: np.ndarray) -> torch.Tensor:
     """(N, 1, h, h, h) float eighths of (N, n, n, n) units."""
-    return torch.as_tensor(eighth(np.asarray(cells)).astype(np.float32))[:, None]
-
-
-def properties(db: dict) -> np.ndarray:
-    """(N, 3) E, nu, G."""
-    return np.stack([np.asarray(db[k], np.float64) for k in PROPERTIES], axis=1)
+    return torch.as_tensor(mirror.corner(np.asarray(cells), 3).astype(np.float32))[:, None]
 
 
 def down_select(rows: np.ndarray, nu: np.ndarray, keep: float, rng: np.random.Generator) -> np.ndarray:
@@ -38,7 +34,7 @@ def encode(model: UnitVAE, cells: np.ndarray, batch: int = 256) -> tuple[np.ndar
 def decode_probabilities(model: UnitVAE, z: np.ndarray, batch: int = 256) -> np.ndarray:
     """Voxel probabilities (N, n, n, n) of full units decoded from latent vectors."""
     h = model.cfg.side
-    return mirror_eighth(I.decode_probabilities(model, z, batch, (h, h, h)))
+    return mirror.unfold(I.decode_probabilities(model, z, batch, (h, h, h)), 3)
 
 
 def decode(model: UnitVAE, z: np.ndarray, threshold: float | None = None) -> np.ndarray:
@@ -78,4 +74,4 @@ def evaluate(model: UnitVAE, cells: np.ndarray, y: np.ndarray, batch: int = 256)
 
 
 def build(cfg: dict) -> UnitVAE:
-    return UnitVAE(ModelConfig.from_dict(cfg))
+    return UnitVAE(config.build(ModelConfig, cfg, where="voxel3d.model"))

@@ -29,8 +29,8 @@ from torch import nn
 
 from pipeline_lib.learn.losses import bernoulli_nll, gaussian_mixture_nll, kl_standard_normal, reparameterize
 from pipeline_lib.learn.schedules import beta as schedule_at
+from pipeline_lib.voxel3d.homogenization import PROPERTIES
 
-PROPERTIES = ("E", "nu", "G")
 _AXIS_PERMUTATIONS = ((2, 3, 4), (2, 4, 3), (3, 2, 4), (3, 4, 2), (4, 2, 3), (4, 3, 2))
 
 
@@ -46,11 +46,6 @@ class ModelConfig:
     side: int = 24  # eighth side (unit side / 2); divisible by 2 ** len(channels)
     threshold: float = 0.5
     weights: dict = field(default_factory=lambda: {"reconstruction": 1.0, "kl": 1.0, "mdn": 1.0})
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        d = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**d)
 
 
 def _block(c_in: int, c_out: int, n: int) -> list[nn.Module]:

@@ -29,7 +29,7 @@ unit radius.  Radii are capped at ``max_radius`` (0.3); the radius ratio of comb
 drawn in [0.6, 1.4].
 
 Fields are evaluated on the eighth [0, 1/2)^3 only, made exactly permutation-invariant with
-``symmetrize_permutations`` and mirrored with ``mirror_eighth``.
+``symmetrize_permutations`` and mirrored with ``pipeline_lib.mirror.unfold``.
 """
 from __future__ import annotations
 

@@ -2,55 +2,40 @@
 input artifacts, calls the library and writes one artifact."""
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import logging
-import typing
 from pathlib import Path
 
 import numpy as np
 
-from pipeline_lib import artifacts
-from pipeline_lib.config import derive_seed
+from pipeline_lib import artifacts, atomic, shards
+from pipeline_lib.config import build, derive_seed
 from pipeline_lib.digest import binary_digests
+from pipeline_lib.voxel3d import families
+from pipeline_lib.voxel3d import homogenization as H
 from pipeline_lib.voxel3d.schemas import SOURCES
 from pipeline_lib.voxel3d.screening import REASONS, screen
 
 log = logging.getLogger(__name__)
-
-
-def _rows(n: int, shard: int, shards: int) -> slice:
-    if not 0 <= shard < shards:
-        raise ValueError(f"shard {shard} is outside 0..{shards - 1}")
-    return slice(n * shard // shards, n * (shard + 1) // shards)
+# the entry points `python -m pipeline_lib run voxel3d.<name>` runs
+STAGES = (
+    "generate", "collect", "homogenize_shard", "database", "aleatoric", "figures", "train",
+    "latent_study")
 
 
 def generate(out: Path, *, source: str, shard: int, cfg: dict, seed: int) -> None:
-    """Units of one source and shard, screened (volume fraction, cubic, connected, no floating voxels)."""
+    """Cells of one source and shard, screened (volume fraction, cubic, connected, no floating voxels)."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
     sc = cfg["sources"][source]
-    module = importlib.import_module(f"pipeline_lib.voxel3d.{source}")
-    # the parameter dataclass is the one ``generate`` takes (Optional[...] in its signature)
-    hint = typing.get_type_hints(module.generate)["params"]
-    params_cls = next(a for a in typing.get_args(hint) or (hint,) if dataclasses.is_dataclass(a))
-    try:
-        params = params_cls(**sc.get("params", {}))
-    except TypeError as exc:
-        raise ValueError(f"voxel3d.sources.{source}.params: {exc}") from None
-    rows = _rows(sc["count"], shard, sc["shards"])
+    rows = shards.rows(sc["count"], shard, sc["shards"])
     count = rows.stop - rows.start
     rng = np.random.default_rng(derive_seed(seed, "voxel3d", source, shard))
-    n = cfg["size"]
-    if count:
-        cells, family, desc = module.generate(rng, count, n=n, params=params)
-    else:
-        cells, family, desc = np.zeros((0, n, n, n), np.uint8), np.zeros(0, np.int64), []
+    cells, family, desc = families.generate(source, rng, count, cfg["size"], sc.get("params"))
     keep, reasons = screen(cells, tuple(cfg["volume_fraction"]))
     cells = cells[keep]
     stats = {"made": int(count), "kept": int(keep.sum()), "rejected": reasons}
     log.info("%s shard %d: %s", source, shard, stats)
-    artifacts.write(out, "voxel3d/units", {
+    artifacts.write(out, "voxel3d/cells", {
         "cells": cells.astype(np.uint8), "source": np.full(len(cells), SOURCES.index(source), np.int8),
         "family": np.asarray(family, np.int64)[keep],
         "description": np.array([d.encode()[:96] for d in np.asarray(desc, dtype=object)[keep]], dtype="S96")
@@ -59,17 +44,14 @@ def generate(out: Path, *, source: str, shard: int, cfg: dict, seed: int) -> Non
         config=cfg, seed=seed, stats=stats)
 
 
-def units(parts: list[Path], out: Path) -> None:
+def collect(parts: list[Path], out: Path) -> None:
     """All sources and shards, deduplicated (first occurrence kept), with the screening counts."""
-    arrays = [artifacts.read(p, "voxel3d/units").arrays for p in parts]
-    cat = {k: np.concatenate([a[k] for a in arrays]) for k in arrays[0]}
-    _, first = np.unique(cat["digest"], return_index=True)
-    keep = np.zeros(len(cat["digest"]), dtype=bool)
-    keep[first] = True
-    cat = {k: v[keep] for k, v in cat.items()}
+    read = [artifacts.read(p, "voxel3d/cells") for p in parts]
+    cat = shards.concat([a.arrays for a in read])
+    keep = shards.fresh(cat["digest"])
+    cat = shards.take(cat, keep)
     per_source = {}
-    for p in parts:
-        a = artifacts.read(p, "voxel3d/units", ["source"])
+    for p, a in zip(parts, read):
         st = a.stats
         src = SOURCES[int(a["source"][0])] if len(a["source"]) else Path(p).stem.rsplit("_", 1)[0]
         agg = per_source.setdefault(src, {"made": 0, "kept": 0, "rejected": dict.fromkeys(REASONS, 0)})
@@ -80,70 +62,46 @@ def units(parts: list[Path], out: Path) -> None:
     for s, agg in per_source.items():
         agg["in_database"] = int((cat["source"] == SOURCES.index(s)).sum())
     stats = {"duplicates": int((~keep).sum()), "sources": per_source}
-    log.info("units: %d (%s)", len(cat["digest"]), stats)
-    artifacts.write(out, "voxel3d/units", cat, stats=stats)
+    log.info("cells: %d (%s)", len(cat["digest"]), stats)
+    artifacts.write(out, "voxel3d/cells", cat, stats=stats)
 
 
-def _material_draw(seed: int, tag, mat: dict) -> tuple[float, float]:
-    """E_s, nu_s of one simulation: Gaussians, seeded by the unit (not by the shard it lands in)."""
-    rng = np.random.default_rng(derive_seed(seed, "voxel3d", "material", *tag))
-    E = rng.normal(mat["E_mean"], mat["E_std"])
-    nu = rng.normal(mat["nu_mean"], mat["nu_std"])
-    if not (E > 0 and -1 < nu < 0.5):
-        raise ValueError(f"material draw E={E:g}, nu={nu:g} is not admissible; narrow the distribution")
-    return float(E), float(nu)
-
-
-def _properties(C: np.ndarray) -> dict[str, np.ndarray]:
-    S = np.linalg.inv(C)
-    return {"E": 1 / S[:, 0, 0], "G": 1 / S[:, 3, 3], "nu": -S[:, 0, 1] / S[:, 0, 0],
-            "K": 1 / S[:, :3, :3].sum(axis=(1, 2))}
-
-
-def _simulate(cells, draws):
-    from pipeline_lib.voxel3d.homogenization import homogenize_cells
-
-    C = np.array([homogenize_cells(c, E=E, nu=nu) for c, (E, nu) in zip(cells, draws)]).reshape(len(cells), 6, 6)
-    out = {"C": C, "E_s": np.array([d[0] for d in draws], float), "nu_s": np.array([d[1] for d in draws], float)}
-    out.update(_properties(C) if len(C) else {k: np.zeros(0) for k in ("E", "G", "nu", "K")})
-    return out
-
-
-def homogenize_shard(units: Path, out: Path, *, shard: int, cfg: dict, seed: int) -> None:
-    """C of one shard of the units, each simulated with its own draw of E_s and nu_s."""
-    with artifacts.open_artifact(units, "voxel3d/units") as h5:
-        rows = _rows(h5["cells"].shape[0], shard, cfg["homogenize"]["shards"])
-        cells = h5["cells"][rows]
+def homogenize_shard(cells: Path, out: Path, *, shard: int, cfg: dict, seed: int) -> None:
+    """C of one shard of the cells, each simulated with its own draw of E_s and nu_s."""
+    material = build(H.Material, cfg["material"], where="voxel3d.material")
+    with artifacts.open_artifact(cells, "voxel3d/cells") as h5:
+        rows = shards.rows(h5["cells"].shape[0], shard, cfg["homogenize"]["shards"])
+        block = h5["cells"][rows]
         dig = h5["digest"][rows]
-    draws = [_material_draw(seed, (int(d),), cfg["material"]) for d in dig]
-    res = _simulate(cells, draws)
-    log.info("homogenized %d units", len(cells))
-    artifacts.write(out, "voxel3d/stiffness", dict(index=np.arange(rows.start, rows.start + len(cells)), **res),
-                    config=cfg, seed=seed, stats={"units": len(cells)})
+    res = H.simulate(block, [H.material_draw(seed, (int(d),), material) for d in dig])
+    log.info("homogenized %d cells", len(block))
+    artifacts.write(out, "voxel3d/stiffness", dict(index=np.arange(rows.start, rows.start + len(block)), **res),
+                    config=cfg, seed=seed, stats={"cells": len(block)})
 
 
-def database(units: Path, stiffness: list[Path], out: Path, *, cfg: dict, seed: int) -> None:
-    """Units joined with the stiffness of all shards: the voxel3d database."""
-    u = artifacts.read(units, "voxel3d/units")
+def database(cells: Path, stiffness: list[Path], out: Path, *, cfg: dict, seed: int) -> None:
+    """Cells joined with the stiffness of all shards: the voxel3d database."""
+    u = artifacts.read(cells, "voxel3d/cells")
     n = len(u["digest"])
-    props = artifacts.join_shards(stiffness, "voxel3d/stiffness", n, units)
+    props = artifacts.join_shards(stiffness, "voxel3d/stiffness", n, cells)
     artifacts.write(out, "voxel3d/database", dict(u.arrays, **props), config=cfg, seed=seed, stats=u.stats)
-    log.info("voxel3d database: %d units", n)
+    log.info("voxel3d database: %d cells", n)
 
 
 def aleatoric(db: Path, out: Path, *, cfg: dict, seed: int) -> None:
-    """Repeat the simulation of a few units with independent material draws: the true aleatoric
+    """Repeat the simulation of a few cells with independent material draws: the true aleatoric
     spread of their properties (the paper's Table 3 check)."""
     ac = cfg["aleatoric"]
+    material = build(H.Material, cfg["material"], where="voxel3d.material")
     with artifacts.open_artifact(db, "voxel3d/database") as h5:
         n = h5["cells"].shape[0]
-        k = min(ac["units"], n)
+        k = min(ac["cells"], n)
         rows = np.unique(np.linspace(0, n - 1, k).astype(int)) if k else np.zeros(0, int)
         cells = h5["cells"][rows] if len(rows) else np.zeros((0,) + h5["cells"].shape[1:], np.uint8)
     unit = np.repeat(rows, ac["draws"])
     reps = np.repeat(cells, ac["draws"], axis=0)
-    draws = [_material_draw(seed, ("repeat", int(r), d), cfg["material"]) for r in rows for d in range(ac["draws"])]
-    res = _simulate(reps, draws)
+    draws = [H.material_draw(seed, ("repeat", int(r), d), material) for r in rows for d in range(ac["draws"])]
+    res = H.simulate(reps, draws)
     summary = {}
     for r in rows:
         sel = unit == r
@@ -155,13 +113,13 @@ def aleatoric(db: Path, out: Path, *, cfg: dict, seed: int) -> None:
 
 
 def figures(db: Path, histograms: Path, gallery: Path, *, cfg: dict) -> None:
-    """Histograms of E and nu per source (the paper's Fig. 4) and a gallery of units spread over
+    """Histograms of E and nu per source (the paper's Fig. 4) and a gallery of cells spread over
     the property space."""
     from pipeline_lib.viz import plots, render3d
 
     d = artifacts.read(db, "voxel3d/database", ["source", "E", "nu", "volume_fraction"])
     plots.histograms_by_group({"E [MPa]": d["E"], "nu": d["nu"]}, d["source"], list(SOURCES), histograms,
-                              title=f"voxel3d: {len(d['E'])} units", log_first=True)
+                              title=f"voxel3d: {len(d['E'])} cells", log_first=True)
     P = np.stack([np.log10(d["E"]), d["nu"], d["volume_fraction"]], 1)
     pick = np.sort(plots.spread_sample(P, cfg["figures"]["gallery"]))
     with artifacts.open_artifact(db, "voxel3d/database") as h5:
@@ -177,10 +135,10 @@ def _training_data(db: Path, cfg: dict, seed: int):
     data = artifacts.read(db, "voxel3d/database", ["cells", "E", "nu", "G"])
     cells = data["cells"]
     if cells.shape[1] % 2 or len(set(cells.shape[1:])) != 1:
-        raise artifacts.ArtifactError(db, f"units of shape {cells.shape[1:]}: the model needs cubes of even side")
-    y = L.properties(data.arrays)
+        raise artifacts.ArtifactError(db, f"cells of shape {cells.shape[1:]}: the model needs cubes of even side")
+    y = H.property_columns(data.arrays)
     if not np.isfinite(y).all():
-        raise artifacts.ArtifactError(db, f"{int((~np.isfinite(y)).any(1).sum())} units have non-finite properties")
+        raise artifacts.ArtifactError(db, f"{int((~np.isfinite(y)).any(1).sum())} cells have non-finite properties")
     tc = cfg["train"]
     rows = split_rows(len(cells), tc["split"], derive_seed(seed, "voxel3d", "split"))
     # down-selection of the positive-nu majority, in the training rows only (section 4.1.1)
@@ -235,8 +193,7 @@ def latent_study(db: Path, out: Path, plot: Path, *, cfg: dict, seed: int) -> No
 
     from pipeline_lib.learn.inference import set_normalization, standardize
     from pipeline_lib.learn.run import fit
-    from pipeline_lib.learn.store import write_json
-    from pipeline_lib.viz.plots import plt, save_atomic
+    from pipeline_lib.viz import plots
     from pipeline_lib.voxel3d import learning as L
 
     cells, y, rows = _training_data(db, cfg, seed)
@@ -256,16 +213,5 @@ def latent_study(db: Path, out: Path, plot: Path, *, cfg: dict, seed: int) -> No
         log.info("latent %d: validation voxel accuracy %.4f", size, acc)
         del net, tensors
         torch.set_grad_enabled(True)
-    write_json(out, {"epochs": study["epochs"], "results": results})
-    fig, ax = plt.subplots(1, 2, figsize=(8, 3.2))
-    sizes = [r["latent"] for r in results]
-    ax[0].plot(sizes, [r["val_voxel_accuracy"] for r in results], "o-")
-    ax[0].set_xlabel("latent size")
-    ax[0].set_ylabel("validation voxel accuracy")
-    ax[1].plot(sizes, [r["val_recon"] for r in results], "o-", label="validation")
-    ax[1].plot(sizes, [r["train_recon"] for r in results], "s--", label="training")
-    ax[1].set_xlabel("latent size")
-    ax[1].set_ylabel("reconstruction loss")
-    ax[1].legend()
-    fig.suptitle(f"voxel3d latent-size study ({study['epochs']} epochs, reconstruction only)")
-    save_atomic(fig, plot)
+    atomic.write_json(out, {"epochs": study["epochs"], "results": results})
+    plots.latent_size_study(results, plot, epochs=study["epochs"])

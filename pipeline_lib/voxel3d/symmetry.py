@@ -3,7 +3,8 @@
 A unit is an (n, n, n) array, ``cells[i, j, k]`` the voxel at x = i, y = j, z = k, with voxel
 centres at ((i + 0.5) / n, ...) in a cell of side 1.  Every database unit is one eighth
 (n/2)^3 mirrored across the three mid-planes (so the cell faces are mirror planes too, by
-periodicity) and invariant under permutations of the axes: together, all 48 operations.
+periodicity) and invariant under permutations of the axes: together, all 48 operations.  The
+mirror part alone (corner <-> full unit) is :mod:`pipeline_lib.mirror`, shared with pixel2d.
 """
 from __future__ import annotations
 
@@ -32,31 +33,6 @@ def is_cubic(cells: np.ndarray) -> np.ndarray:
     for op in OPERATIONS[1:]:
         ok &= (apply(cells, op) == cells).all(axis=(-3, -2, -1))
     return ok
-
-
-def is_mirror_symmetric(cells: np.ndarray) -> np.ndarray:
-    """Per unit: symmetric about the three mid-planes, with even sides (octant solve applies)."""
-    cells = np.asarray(cells)
-    if any(s % 2 for s in cells.shape[-3:]):
-        return np.zeros(cells.shape[:-3], dtype=bool)
-    ok = np.ones(cells.shape[:-3], dtype=bool)
-    for axis in (-3, -2, -1):
-        ok &= (np.flip(cells, axis=axis) == cells).all(axis=(-3, -2, -1))
-    return ok
-
-
-def mirror_eighth(eighth: np.ndarray) -> np.ndarray:
-    """Full (..., 2h, 2h, 2h) unit from its (..., h, h, h) eighth at the origin corner."""
-    out = eighth
-    for axis in (-3, -2, -1):
-        out = np.concatenate([out, np.flip(out, axis=axis)], axis=axis)
-    return out
-
-
-def eighth(cells: np.ndarray) -> np.ndarray:
-    """The (..., n/2, n/2, n/2) corner of (..., n, n, n) units."""
-    h = cells.shape[-1] // 2
-    return cells[..., :h, :h, :h]
 
 
 def symmetrize_permutations(field: np.ndarray, reduce=np.maximum) -> np.ndarray:

@@ -46,7 +46,7 @@ that for cylinders.
 
 Fields are evaluated on the eighth [0, 1/2)^3 only, made exactly permutation-invariant (each
 primitive's field is the minimum over the six axis permutations, which is also how the one-axis
-primitives become three-axis ones) and mirrored with ``mirror_eighth``.
+primitives become three-axis ones) and mirrored with ``pipeline_lib.mirror.unfold``.
 """
 from __future__ import annotations
 

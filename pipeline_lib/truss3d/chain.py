@@ -1,0 +1,71 @@
+"""truss3d through the chain protocol (pipeline_lib.chain): octant lattices (adjacency, offsets),
+the graph VAE + predictor, octant-symmetric Timoshenko-beam homogenization at the database's
+relative density; properties the nine orthotropic components C11 .. C66 in units of E_s."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from pipeline_lib.chain import Chain, Samples, register
+from pipeline_lib.elasticity import ORTHOTROPIC
+
+
+@register
+class Truss3D(Chain):
+    name = "truss3d"
+    geometry = ("adjacency", "offsets")
+    properties = ORTHOTROPIC
+    units = ("E_s",) * len(ORTHOTROPIC)
+
+    def homogenize(self, samples: Samples) -> np.ndarray:
+        """C9 at the database's relative density, material, beam theory and density measure; a
+        lattice that breaks a rule is a ValueError naming it (screen first)."""
+        from pipeline_lib.elasticity import orthotropic_components
+        from pipeline_lib.truss3d.homogenization import checked_frames, homogenize_frames
+
+        frames = checked_frames(samples["adjacency"], samples["offsets"])
+        if not frames:
+            return np.zeros((0, len(ORTHOTROPIC)))
+        c, m = self.config, self.config["material"]
+        C, _ = homogenize_frames(frames, relative_density=c["relative_density"], E=m["E"], nu=m["nu"],
+                                 beam=c["beam"], density=c["density"], batch_size=c["homogenize"]["batch_size"])
+        return orthotropic_components(C)
+
+    def screen(self, samples: Samples) -> np.ndarray:
+        """The database's rule: ``pipeline_lib.truss3d.frame.lattice_problems`` finds nothing."""
+        from pipeline_lib.truss3d.frame import is_valid
+
+        return np.array([is_valid(a, x) for a, x in zip(samples["adjacency"], samples["offsets"])], dtype=bool)
+
+    def _tubes(self, samples: Samples) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Full-cell nodes, beams and tube radius (cell side 2) at the database's relative density."""
+        from pipeline_lib.truss3d.frame import build_frame, full_cell
+        from pipeline_lib.truss3d.homogenization import strut_radii
+
+        out = []
+        for a, x in zip(samples["adjacency"], samples["offsets"]):
+            f = build_frame(a, x)
+            with np.errstate(divide="ignore"):
+                r = float(strut_radii([f], self.config["relative_density"], self.config["density"])[0]) \
+                    if len(f.beams) else np.inf
+            out.append((*full_cell(f), r if np.isfinite(r) else 0.04))
+        return out
+
+    def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None) -> Path:
+        from pipeline_lib.viz.render3d import render_lattices
+
+        tubes = self._tubes(samples)
+        one = len(tubes) == 1
+        return render_lattices(tubes, out, titles=titles, ncol=1 if one else 4, window=640 if one else 320)
+
+    def export(self, samples: Samples, out: str | os.PathLike) -> Path:
+        """``.vtp``: beams as lines with a point field 'radius'; ``.stl``: closed tubes."""
+        from pipeline_lib.viz.render3d import export_lattice
+
+        return export_lattice(*self._tubes({k: v[:1] for k, v in samples.items()})[0], out)
+
+    def database_properties(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(arrays["C9"])
