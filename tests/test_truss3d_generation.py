@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from pipeline_lib.truss3d import generation as gen
-from pipeline_lib.truss3d.frame import build_frame, full_degrees, lattice_problems
-from pipeline_lib.truss3d.octant import BASE, FREE, KIND, node_index, offsets_from_positions, positions
+from pipeline_lib.truss3d.frame import build_frame, database_problems, full_degrees
+from pipeline_lib.truss3d.octant import BASE, FREE, KIND, R_MAX, REWIRABLE, node_index, offsets_from_positions, positions
 from pipeline_lib.truss3d.released import read_released, write_released
 
 Z = np.zeros((27, 3))
@@ -33,7 +33,7 @@ def test_node_order_and_offset_conventions():
 ])
 def test_elementary_lattices_are_valid_with_their_coordination(name, node, degree):
     A = gen.ELEMENTARY[name]
-    assert lattice_problems(A, Z) == []
+    assert database_problems(A, Z) == []
     f = build_frame(A, Z)
     k = np.flatnonzero(f.candidate == node_index(*node))[0]
     assert full_degrees(f)[k] == degree
@@ -46,13 +46,33 @@ def test_perturbation_chains_stay_valid_and_move_nodes_only_along_free_direction
     assert len(chain) == 10
     prev = (gen.ELEMENTARY["octet"], Z)
     for A, x in chain:
-        assert lattice_problems(A, x) == []
+        assert database_problems(A, x) == []
         assert (x[~FREE] == 0).all() and (np.abs(x) <= 0.5).all()
         assert (A == A.T).all() and A.diagonal().all()
         assert gen.digest(A, x) != gen.digest(*prev)
         prev = (A, x)
     again = gen.perturbation_chain(np.random.default_rng(0), gen.ELEMENTARY["octet"], Z, p)
     assert all(gen.digest(*a) == gen.digest(*b) for a, b in zip(chain, again))  # seeded: repeatable
+
+
+def test_new_connections_stay_within_the_rewiring_radius_while_moved_nodes_stretch_beams_past_it():
+    # the authors' rule: sqrt(3)/2 bounds which reference nodes may be joined, not beam length
+    rng = np.random.default_rng(7)
+    lattices = []
+    for name in ("bcc", "bcc_half", "octet", "sc"):
+        for _ in range(6):
+            lattices += gen.perturbation_chain(rng, gen.ELEMENTARY[name], Z, gen.PerturbParams(iterations=10))
+    longest, body_moved = [], 0
+    for A, x in lattices:
+        i, j = np.nonzero(np.triu(A, 1))
+        assert REWIRABLE[i, j].all(), "a beam joins reference nodes farther apart than sqrt(3)/2"
+        p = positions(x)
+        longest.append(np.linalg.norm(p[j] - p[i], axis=1).max())
+        body_moved += bool(A[13].sum() > 1 and np.abs(x[13]).max() > 0)
+    assert np.mean(np.array(longest) > R_MAX + 1e-9) > 0.3
+    assert body_moved > 20
+    bcc_chain = gen.perturbation_chain(np.random.default_rng(3), gen.ELEMENTARY["bcc"], Z, gen.PerturbParams(iterations=3))
+    assert any(np.abs(x[13]).max() > 0 for _, x in bcc_chain)  # the BCC body node moves like any other
 
 
 def test_superposition_is_the_union_and_keeps_the_first_lattices_offsets():

@@ -223,3 +223,91 @@ def _nontiling():
     for u, v in zip(ring[:-1], ring[1:]):
         A[ni(*u), ni(*v)] = A[ni(*v), ni(*u)] = True
     return A
+
+
+# ------------------------------------------- the authors' design space: beam length is no rule
+_PHYSICAL = ("not symmetric", "outside", "fixed axis", "no beams", "zero length", "disconnected",
+             "does not touch", "singular stiffness")
+
+
+def _longest_beam(a, x):
+    from pipeline_lib.truss3d.octant import positions
+
+    i, j = np.nonzero(np.triu(a, 1))
+    p = positions(x)
+    return np.linalg.norm(p[j] - p[i], axis=1).max()
+
+
+def _homogenize_each_or_refuse(A, X):
+    """C of every lattice that homogenizes, and the refusal message of every other one."""
+    from pipeline_lib.truss3d.frame import lattice_problems
+
+    out, refused = {}, {}
+    ok = []
+    for i, (a, x) in enumerate(zip(A, X)):
+        problems = lattice_problems(a, x)
+        if problems:
+            refused[i] = "; ".join(problems)
+        else:
+            ok.append(i)
+    todo = [ok]
+    while todo:
+        idx = todo.pop()
+        try:
+            C = homogenize(A[idx], X[idx], relative_density=0.15)
+            out.update(zip(idx, C))
+        except ValueError as exc:  # a mechanism: find it by halving
+            if len(idx) == 1:
+                refused[idx[0]] = str(exc)
+            else:
+                todo += [idx[: len(idx) // 2], idx[len(idx) // 2:]]
+    return out, refused
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTARY))
+def test_every_elementary_lattice_moved_by_the_authors_rule_homogenizes_or_is_refused_for_a_physical_reason(name):
+    from pipeline_lib.truss3d.generation import canonical, move_nodes
+    from pipeline_lib.truss3d.octant import R_MAX
+
+    rng = np.random.default_rng(sorted(ELEMENTARY).index(name))
+    lattices = [canonical(ELEMENTARY[name], move_nodes(rng, Z, 0.5)) for _ in range(300)]
+    A = np.array([a for a, _ in lattices])
+    X = np.array([x for _, x in lattices])
+    C, refused = _homogenize_each_or_refuse(A, X)
+    assert len(C) + len(refused) == 300
+    for why in refused.values():
+        assert "longer" not in why and any(p in why for p in _PHYSICAL), why
+    for c in C.values():
+        np.testing.assert_allclose(c, c.T, rtol=0, atol=1e-13 * np.abs(c).max())
+        assert np.linalg.eigvalsh(c).min() > 0
+    long = [i for i in range(300) if _longest_beam(A[i], X[i]) > R_MAX + 1e-9]
+    assert len(long) > 30, f"{name}: moving nodes should often stretch a beam past sqrt(3)/2"
+    assert all(i in C for i in long)  # long beams are homogenized, never refused
+
+
+def test_a_long_beam_of_the_authors_design_space_round_trips_through_their_format_and_homogenize(tmp_path):
+    from pipeline_lib.truss3d.octant import R_MAX, positions
+    from pipeline_lib.truss3d.released import read_released, write_released
+
+    X = Z.copy()
+    X[13] = [0.3, 0.3, 0.3]  # the BCC body node moved by the authors' rule: one beam 1.1258 long
+    p = positions(X)
+    assert np.linalg.norm(p[26] - p[13]) == pytest.approx(1.1258330249197703) and np.linalg.norm(p[26] - p[13]) > R_MAX
+    write_released(tmp_path, ELEMENTARY["bcc"][None], X[None])
+    A2, X2, _ = read_released(tmp_path)
+    C = homogenize(A2, X2, relative_density=0.15)[0]
+    np.testing.assert_allclose(C, homogenize(ELEMENTARY["bcc"], X, relative_density=0.15), rtol=1e-14)
+    assert np.linalg.eigvalsh(C).min() > 0
+    assert C[0, 0] < homogenize(ELEMENTARY["bcc"], Z, relative_density=0.15)[0, 0]  # bent BCC: softer
+
+
+def test_a_dangling_strut_is_homogenized_but_kept_out_of_the_database():
+    from pipeline_lib.truss3d.frame import database_problems, is_valid, lattice_problems
+    from pipeline_lib.truss3d.octant import node_index as ni
+
+    A = ELEMENTARY["sc_half"].copy()
+    A[ni(.5, .5, .5), ni(.5, 0, 0)] = A[ni(.5, 0, 0), ni(.5, .5, .5)] = True  # body node on a stub
+    assert lattice_problems(A, Z) == [] and "dangling" in database_problems(A, Z)[0] and not is_valid(A, Z)
+    with_stub = homogenize(A, Z, radius=0.02)
+    without = homogenize(ELEMENTARY["sc_half"], Z, radius=0.02)
+    np.testing.assert_allclose(with_stub, without, rtol=1e-6, atol=1e-12)  # a stub carries no load

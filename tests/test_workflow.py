@@ -67,7 +67,8 @@ def test_tiny_preset_builds_a_valid_database_and_figures(tiny_run):
 
 
 def test_tiny_preset_builds_the_truss_database(tiny_run):
-    from pipeline_lib.truss3d.frame import lattice_problems
+    from pipeline_lib.truss3d.frame import database_problems
+    from pipeline_lib.truss3d.octant import R_MAX, REWIRABLE, positions
 
     db = artifacts.read(tiny_run / "data/truss3d/database.h5", "truss3d/database")
     A, X, C = db["adjacency"], db["offsets"], db["C"]
@@ -78,7 +79,13 @@ def test_tiny_preset_builds_the_truss_database(tiny_run):
     sup = db["iteration"] == -1
     assert (db["parent_a"][sup] >= 0).all() and (db["parent_a"][sup] < (~sup).sum()).all()
     for a, x in zip(A[:20], X[:20]):
-        assert lattice_problems(a, x) == []
+        assert database_problems(a, x) == []
+    longest = []
+    for a, x in zip(A, X):  # new connections within the rewiring radius, moved nodes stretch them
+        i, j = np.nonzero(np.triu(a, 1))
+        assert REWIRABLE[i, j].all()
+        longest.append(np.linalg.norm(positions(x)[j] - positions(x)[i], axis=1).max())
+    assert (np.array(longest) > R_MAX + 1e-9).any()
     for png in ("gallery.png", "elastic_surfaces.png", "property_space.png"):
         assert (tiny_run / "data/truss3d/figures" / png).read_bytes()[:4] == b"\x89PNG"
 

@@ -35,7 +35,8 @@ class Truss3D(Chain):
         return orthotropic_components(C)
 
     def screen(self, samples: Samples) -> np.ndarray:
-        """The database's rule: ``pipeline_lib.truss3d.frame.lattice_problems`` finds nothing."""
+        """The database's rules: ``pipeline_lib.truss3d.frame.database_problems`` finds nothing
+        (the physical problems homogenization refuses, and no dangling node)."""
         from pipeline_lib.truss3d.frame import is_valid
 
         return np.array([is_valid(a, x) for a, x in zip(samples["adjacency"], samples["offsets"])], dtype=bool)

@@ -3,12 +3,16 @@
 1. Elementary lattices on the octant: simple cubic on the cell edges and at half period, BCC,
    octet (FCC) and octahedron, each as a 1x1x1 cell of side 2 and as a 2x2x2 tessellation (cells of
    side 1, i.e. one per octant).  Beams longer than sqrt(3)/2 go through the candidate node in the
-   middle, so every beam obeys the length rule.
-2. Stochastic perturbation: a step inserts or removes nodes (a new node is connected to 1..k of its
-   nearest active nodes) and beams, and redraws the offsets of free nodes ~ U(-0.5, 0.5) within
-   their constraints; a step is retried until the lattice is valid (one component, beams <=
-   sqrt(3)/2, no dangling node, touches all six octant faces).  Chains of such steps from every
-   elementary lattice, each state kept, form the library.
+   middle.
+2. Stochastic perturbation, by the authors' rules: a step inserts or removes nodes and beams --
+   every new connection joins candidate nodes at most sqrt(3)/2 apart in their reference
+   positions (the rewiring radius, ``octant.REWIRABLE``; a new node joins 1..k of its nearest
+   active ones) -- and then moves each active non-vertex node with probability 1/2 to offsets
+   ~ U(-0.5, 0.5) along its free directions.  Moves are not redrawn for making beams long: that
+   is the design space of the authors' data.  A step is retried until the lattice passes the
+   database's rules (``frame.database_problems``: one component touching all six octant faces,
+   no zero-length beam, no dangling node).  Chains of such steps from every elementary lattice,
+   each state kept, form the library.
 3. Superposition: the union (logical OR) of the adjacency of two library lattices; a node active
    in both keeps the first lattice's offsets.  Crossing beams are split by the frame builder (see
    pipeline_lib.truss3d.frame); pairs that violate a rule are redrawn.
@@ -22,7 +26,7 @@ import numpy as np
 
 from pipeline_lib.shards import concat, first_occurrence
 from pipeline_lib.truss3d.frame import build_frame, is_valid
-from pipeline_lib.truss3d.octant import FREE, R_MAX, node_index, positions
+from pipeline_lib.truss3d.octant import BASE, FREE, REWIRABLE, node_index
 
 Lattice = tuple[np.ndarray, np.ndarray]  # adjacency (27, 27) bool, offsets (27, 3)
 
@@ -111,12 +115,20 @@ class PerturbParams:
     max_tries: int = 50
 
 
+def move_nodes(rng: np.random.Generator, x: np.ndarray, probability: float = 0.5) -> np.ndarray:
+    """The authors' node perturbation: each node moves with ``probability`` to offsets drawn
+    ~ U(-0.5, 0.5) along its free directions (vertex nodes have none; inactive nodes are zeroed
+    by :func:`canonical`)."""
+    move = rng.random(27) < probability
+    return np.where(move[:, None] & FREE, rng.uniform(-0.5, 0.5, (27, 3)), x)
+
+
 def perturb_step(rng: np.random.Generator, A: np.ndarray, x: np.ndarray, p: PerturbParams) -> Lattice | None:
     """One valid random perturbation of a lattice, or None after max_tries invalid attempts."""
+    eye = np.eye(27, dtype=bool)
     for _ in range(p.max_tries):
         B = A.copy()
-        y = x.copy()
-        off = B & ~np.eye(27, dtype=bool)
+        off = B & ~eye
         active = np.flatnonzero(off.any(1))
         inactive = np.flatnonzero(~off.any(1))
         if rng.random() < p.remove_node and len(active) > 2:
@@ -124,26 +136,25 @@ def perturb_step(rng: np.random.Generator, A: np.ndarray, x: np.ndarray, p: Pert
             B[k, :] = B[:, k] = False
         if rng.random() < p.add_node and len(inactive):
             k = rng.choice(inactive)
-            pos = positions(y)
-            act = np.flatnonzero((B & ~np.eye(27, dtype=bool)).any(1))
-            dist = np.linalg.norm(pos[act] - pos[k], axis=1)
-            near = act[np.argsort(dist)][: rng.integers(1, p.max_neighbours + 1)]
-            near = near[np.linalg.norm(pos[near] - pos[k], axis=1) <= R_MAX]
-            if len(near) == 0:
+            act = np.flatnonzero((B & ~eye).any(1) & REWIRABLE[k])
+            if len(act) == 0:
                 continue
+            near = act[np.argsort(np.linalg.norm(BASE[act] - BASE[k], axis=1), kind="stable")]
+            near = near[: rng.integers(1, p.max_neighbours + 1)]
             B[k, near] = B[near, k] = True
-        act = np.flatnonzero((B & ~np.eye(27, dtype=bool)).any(1))
+        act = np.flatnonzero((B & ~eye).any(1))
         if rng.random() < p.add_beam and len(act) > 1:
-            i, j = rng.choice(act, 2, replace=False)
-            B[i, j] = B[j, i] = True
+            i = rng.choice(act)
+            partners = act[REWIRABLE[i, act] & ~B[i, act]]
+            if len(partners):
+                j = rng.choice(partners)
+                B[i, j] = B[j, i] = True
         if rng.random() < p.remove_beam:
             iu, ju = np.nonzero(np.triu(B, 1))
             if len(iu) > 1:
                 e = rng.integers(len(iu))
                 B[iu[e], ju[e]] = B[ju[e], iu[e]] = False
-        move = rng.random(27) < p.move_probability
-        y = np.where(move[:, None] & FREE, rng.uniform(-0.5, 0.5, (27, 3)), y)
-        B, y = canonical(B, y)
+        B, y = canonical(B, move_nodes(rng, x, p.move_probability))
         if is_valid(B, y):
             return B, y
     return None

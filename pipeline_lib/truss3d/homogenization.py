@@ -219,8 +219,11 @@ def homogenize(adjacency, offsets, *, radius=None, relative_density=None, E=1.0,
     shared struts counted once).  Rigid-jointed Timoshenko beams (circular section, shear
     coefficient 6(1+nu)/(7+6nu)) or ``beam="euler-bernoulli"``.  Returns (6, 6) or (N, 6, 6) in Voigt
     order (11, 22, 33, 23, 31, 12) with engineering shear strains, in units of E.  Crossing beams
-    are split at their intersection.  A lattice that is disconnected, does not tile, has dangling
-    nodes, over-long beams or offsets out of range raises ValueError naming it.
+    are split at their intersection.  A lattice with a physical problem (asymmetric adjacency,
+    offsets out of range or along fixed directions, coincident nodes, disconnected, not touching all
+    six octant faces: ``frame.lattice_problems``) or a mechanism (singular stiffness) raises
+    ValueError naming it.  Beam length is no rule: lattices of the authors' data, whose moved nodes
+    make beams longer than sqrt(3)/2, are homogenized like any other.
     """
     A = np.asarray(adjacency)
     X = np.asarray(offsets, dtype=float)

@@ -143,7 +143,8 @@ def evaluate(model: LatticeVAE, adjacency, offsets, C9, n_samples: int, seed: in
         "validity": float(np.mean([tiles_connected(a, x) for a, x in zip(A_s, X_s)])),
         # before floating members are dropped: the network's own rate
         "validity_raw": float(np.mean([tiles_connected(a, x) for a, x in zip(A_raw, X_raw)])),
-        # the database's stricter test (crossings split, no dangling node, beam length)
+        # the database's own rules (frame.database_problems: crossings split, no dangling node);
+        # the same test screens decoded lattices for design (chain.screen)
         "validity_strict": float(np.mean([is_valid(a, x) for a, x in zip(A_s, X_s)])),
         "test_lattices": int(len(mu)),
         "latent": {"topology": model.cfg.topology, "shared": model.cfg.shared, "geometry": model.cfg.geometry},

@@ -20,7 +20,13 @@ BASE = np.array([(x, y, z) for z in (0.0, 0.5, 1.0) for x, y in _LAYER], dtype=f
 FREE = BASE == 0.5  # (27, 3): directions a node may move in
 KIND = np.array(["vertex", "edge", "face", "body"])[FREE.sum(1)]  # by number of free directions
 _EDGE = FREE.sum(1) == 1
-R_MAX = np.sqrt(3.0) / 2.0  # longest beam allowed, octant units (longest in the elementary lattices)
+# The rewiring radius (octant units): generation draws new connections between candidate nodes at
+# most this far apart in their reference positions (the longest beam of the elementary lattices;
+# paper 002's r_max).  It limits which pairs may be joined, not how long a beam gets once its
+# nodes move: in the authors' code and data beams grow longer than this.
+R_MAX = np.sqrt(3.0) / 2.0
+_D = np.linalg.norm(BASE[:, None] - BASE[None], axis=-1)
+REWIRABLE = (_D <= R_MAX + 1e-9) & ~np.eye(N_NODES, dtype=bool)  # (27, 27): pairs a new beam may join
 
 
 def node_index(x: float, y: float, z: float) -> int:
