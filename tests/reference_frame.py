@@ -216,3 +216,54 @@ def reference_truss_C(adjacency, offsets, radius, E=1.0, nu=0.3, beam="timoshenk
     # energies: C_ij = (1/V) Z_i^T [[K, F], [F^T, H]] Z_j with Z_i = (X_i, e_i)
     C = X.T @ (K @ X) + X.T @ F + F.T @ X + H
     return C / CELL_VOLUME
+
+
+def split_one_crossing_at_a_time(nodes, beams, tol=1e-9):
+    """Segments of beams split where they cross or pass through a node, the slow obvious way: find
+    the first crossing or node on a beam, split there, look again (the frame builder finds them all
+    in one pass).  Returns the segments as a set of rounded coordinate pairs."""
+    nodes = [np.asarray(p, float) for p in nodes]
+    todo = [tuple(sorted(b)) for b in np.asarray(beams).tolist()]
+
+    def point_index(p):
+        for k, q in enumerate(nodes):
+            if np.linalg.norm(q - p) < 1e-8:
+                return k
+        nodes.append(p)
+        return len(nodes) - 1
+
+    changed = True
+    while changed:
+        changed = False
+        segs = sorted(set(todo))
+        for e, (i, j) in enumerate(segs):
+            a, b = nodes[i], nodes[j]
+            d = b - a
+            for k, q in enumerate(nodes):  # a node inside the segment
+                if k in (i, j):
+                    continue
+                t = (q - a) @ d / (d @ d)
+                if tol < t < 1 - tol and np.linalg.norm(a + t * d - q) < tol * max(np.linalg.norm(d), 1.0):
+                    todo = [s for s in segs if s != (i, j)] + [tuple(sorted((i, k))), tuple(sorted((k, j)))]
+                    changed = True
+                    break
+            if changed:
+                break
+            for (u, v) in segs[e + 1:]:  # a crossing with a later segment
+                if {u, v} & {i, j}:
+                    continue
+                c, f = nodes[u], nodes[v] - nodes[u]
+                M = np.array([[d @ d, -d @ f], [d @ f, -f @ f]])
+                if abs(np.linalg.det(M)) < 1e-14 * (d @ d) * (f @ f):
+                    continue
+                s_, t_ = np.linalg.solve(M, [(c - a) @ d, (c - a) @ f])
+                p1, p2 = a + s_ * d, c + t_ * f
+                if tol < s_ < 1 - tol and tol < t_ < 1 - tol and np.linalg.norm(p1 - p2) < tol:
+                    k = point_index((p1 + p2) / 2)
+                    todo = [s for s in segs if s not in ((i, j), (u, v))] + [
+                        tuple(sorted(x)) for x in ((i, k), (k, j), (u, k), (k, v))]
+                    changed = True
+                    break
+            if changed:
+                break
+    return {tuple(sorted((tuple(np.round(nodes[i], 9)), tuple(np.round(nodes[j], 9))))) for i, j in set(todo) if i != j}

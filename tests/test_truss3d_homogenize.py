@@ -123,6 +123,28 @@ def test_crossing_beams_are_split_and_solved_as_joined():
     assert np.abs(unsplit - joined).max() > 1e-6 * np.abs(joined).max()
 
 
+def test_the_one_pass_splitter_cuts_beams_where_the_one_crossing_at_a_time_splitter_does(rng):
+    from pipeline_lib.truss3d.octant import positions
+
+    checked = 0
+    for trial in range(30):
+        p = (0.06, 0.1, 0.14)[trial % 3]
+        A = np.triu(rng.random((27, 27)) < p, 1)
+        A = A | A.T
+        np.fill_diagonal(A, True)
+        X = np.where(FREE, rng.uniform(-0.5, 0.5, (27, 3)), 0.0) if trial % 2 else Z  # on-grid: many exact hits
+        f = build_frame(A, X)
+        iu, ju = np.nonzero(np.triu(A, 1))
+        if len(iu) < 2:
+            continue
+        active = np.unique(np.r_[iu, ju])  # inactive candidate nodes are no joints
+        ref = reference_frame.split_one_crossing_at_a_time(positions(X)[active], np.searchsorted(active, np.stack([iu, ju], 1)))
+        got = {tuple(sorted((tuple(np.round(f.nodes[i], 9)), tuple(np.round(f.nodes[j], 9))))) for i, j in f.beams}
+        assert got == ref, trial
+        checked += len(f.beams) > len(iu)  # lattices where something was split
+    assert checked > 10
+
+
 def _crossing_pair():
     from pipeline_lib.truss3d.octant import node_index as ni
 

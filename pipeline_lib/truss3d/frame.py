@@ -48,29 +48,6 @@ def beam_weights(nodes: np.ndarray, beams: np.ndarray) -> np.ndarray:
     return 0.5 ** shared
 
 
-def _split_at_nodes(nodes, beams):
-    """Split beams that pass through another node (collinear overlaps reduce to this)."""
-    while True:
-        a, b = nodes[beams[:, 0]], nodes[beams[:, 1]]
-        d = b - a
-        L2 = (d * d).sum(1)
-        rel = nodes[None, :, :] - a[:, None, :]  # (m, n, 3)
-        t = (rel * d[:, None, :]).sum(-1) / L2[:, None]
-        dist = np.linalg.norm(rel - t[..., None] * d[:, None, :], axis=-1)
-        scale = np.sqrt(L2)[:, None]
-        hit = (t > SPLIT_TOL) & (t < 1 - SPLIT_TOL) & (dist < SPLIT_TOL * np.maximum(scale, 1.0))
-        hit[np.arange(len(beams)), beams[:, 0]] = False
-        hit[np.arange(len(beams)), beams[:, 1]] = False
-        if not hit.any():
-            return beams
-        e, k = np.argwhere(hit)[0]  # split one beam at its nearest interior node, then look again
-        ks = np.flatnonzero(hit[e])
-        k = ks[np.argmin(t[e, ks])]
-        i, j = beams[e]
-        beams = np.concatenate([np.delete(beams, e, axis=0), [[i, k], [k, j]]])
-        beams = _canonical(beams)
-
-
 def _canonical(beams):
     beams = np.sort(beams, axis=1)
     beams = beams[beams[:, 0] != beams[:, 1]]
@@ -104,8 +81,44 @@ def _crossings(nodes, beams):
     return iu[hit], ju[hit], 0.5 * (p1[hit] + p2[hit])
 
 
+def _on_beams(nodes: np.ndarray, beams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(m, n) mask of the nodes lying inside each beam (not at its ends) and their parameter t."""
+    a, b = nodes[beams[:, 0]], nodes[beams[:, 1]]
+    d = b - a
+    L2 = (d * d).sum(1)
+    rel = nodes[None, :, :] - a[:, None, :]  # (m, n, 3)
+    t = (rel * d[:, None, :]).sum(-1) / L2[:, None]
+    dist = np.linalg.norm(rel - t[..., None] * d[:, None, :], axis=-1)
+    hit = (t > SPLIT_TOL) & (t < 1 - SPLIT_TOL) & (dist < SPLIT_TOL * np.maximum(np.sqrt(L2), 1.0)[:, None])
+    rows = np.arange(len(beams))
+    hit[rows, beams[:, 0]] = hit[rows, beams[:, 1]] = False
+    return hit, t
+
+
+def _merge_points(points: np.ndarray, nodes: np.ndarray, tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """Crossing points that are not already nodes, one per location (several beams may cross at
+    one point), in order of first appearance; and the node index of every point."""
+    index = np.empty(len(points), dtype=np.int64)
+    new: list[np.ndarray] = []
+    for k, p in enumerate(points):
+        d = np.linalg.norm(nodes - p, axis=1) if len(nodes) else np.zeros(0)
+        if len(d) and d.min() < tol:
+            index[k] = int(np.argmin(d))
+            continue
+        dn = [np.linalg.norm(q - p) for q in new]
+        if dn and min(dn) < tol:
+            index[k] = len(nodes) + int(np.argmin(dn))
+        else:
+            index[k] = len(nodes) + len(new)
+            new.append(p)
+    return (np.array(new) if new else np.zeros((0, 3))), index
+
+
 def build_frame(adjacency: np.ndarray, offsets: np.ndarray) -> Frame:
-    """The octant frame of one lattice: active nodes, beams split where they cross, weights."""
+    """The octant frame of one lattice: active nodes, beams split where they cross or pass through
+    a node, weights.  One pass: every segment of a split beam lies on the original beam, so every
+    crossing of segments is a crossing of original beams; all crossing points are found at once,
+    merged where several beams meet, and each beam is cut at every node inside it."""
     A = np.asarray(adjacency, dtype=bool)
     pos = positions(offsets)
     iu, ju = np.triu_indices(27, 1)
@@ -118,19 +131,23 @@ def build_frame(adjacency: np.ndarray, offsets: np.ndarray) -> Frame:
     candidate = active.copy()
     beams = _canonical(remap[beams]) if len(beams) else beams.reshape(0, 2)
     if len(beams) > 1:
-        beams = _split_at_nodes(nodes, beams)
-        while True:
-            i, j, pts = _crossings(nodes, beams)
-            if len(i) == 0:
-                break
-            # Split the first crossing, then recompute: one new node may lie on several beams.
-            k = len(nodes)
-            nodes = np.concatenate([nodes, pts[:1]])
-            candidate = np.concatenate([candidate, [-1]])
-            (e1, e2) = i[0], j[0]
-            new = [[beams[e1, 0], k], [k, beams[e1, 1]], [beams[e2, 0], k], [k, beams[e2, 1]]]
-            beams = _canonical(np.concatenate([np.delete(beams, [e1, e2], axis=0), new]))
-            beams = _split_at_nodes(nodes, beams)
+        _, _, pts = _crossings(nodes, beams)
+        extra, _ = _merge_points(pts, nodes)
+        nodes = np.concatenate([nodes, extra])
+        candidate = np.concatenate([candidate, np.full(len(extra), -1)])
+        hit, t = _on_beams(nodes, beams)
+        pieces = []
+        for e in range(len(beams)):
+            inside = np.flatnonzero(hit[e])
+            chain = np.concatenate([[beams[e, 0]], inside[np.argsort(t[e, inside], kind="stable")], [beams[e, 1]]])
+            pieces.append(np.stack([chain[:-1], chain[1:]], axis=1))
+        beams = _canonical(np.concatenate(pieces))
+        used = np.unique(beams)  # a merged crossing point on no beam interior cannot occur, but stay exact
+        if len(used) < len(nodes):
+            keep = np.zeros(len(nodes), bool)
+            keep[used] = True
+            renum = np.cumsum(keep) - 1
+            nodes, candidate, beams = nodes[keep], candidate[keep], renum[beams]
     return Frame(nodes, beams, beam_weights(nodes, beams), candidate)
 
 
