@@ -60,15 +60,24 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """JSON (sorted keys, numpy scalars and arrays as plain numbers and lists), atomically."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_plain) + "\n")
+    """Strict JSON (sorted keys; numpy scalars and arrays as plain numbers and lists; NaN and
+    infinities as null, which JSON has no word for), atomically."""
+    return write_text(path, json.dumps(_plain(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def _plain(o):
-    if isinstance(o, np.generic):
-        return o.item()
+    if isinstance(o, dict):
+        return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_plain(v) for v in o]
     if isinstance(o, np.ndarray):
-        return o.tolist()
+        return _plain(o.tolist())
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not np.isfinite(o):
+        return None
+    if o is None or isinstance(o, (str, int, float, bool)):
+        return o
     raise TypeError(f"{type(o).__name__} is not JSON serializable")
 
 

@@ -45,6 +45,7 @@ class Chain:
     geometry: tuple[str, ...] = ()
     properties: tuple[str, ...] = ()
     units: tuple[str, ...] = ()
+    property_datasets: tuple[str, ...] = ()  # the database datasets database_properties reads
 
     def __init__(self, config: Mapping[str, Any] | None = None):
         from pipeline_lib.config import validate_config
@@ -96,8 +97,10 @@ class Chain:
         """(N,) bool: which samples pass the database's own validity rules."""
         raise NotImplementedError
 
-    def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None) -> Path:
-        """A picture of the samples (one sample: a larger view of it)."""
+    def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None,
+               ncol: int | None = None, properties: np.ndarray | None = None) -> Path:
+        """A picture of the samples, ``ncol`` per row (one sample: a larger view of it); with their
+        property columns, a chain may draw them too (truss3d: elastic surfaces)."""
         raise NotImplementedError
 
     def export(self, samples: Samples, out: str | os.PathLike) -> Path:
@@ -107,6 +110,19 @@ class Chain:
     def database_properties(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
         """The property columns (N, P) of a database's (or any artifact's) datasets."""
         raise NotImplementedError
+
+    def quantities(self, P: np.ndarray) -> dict[str, np.ndarray]:
+        """Named scalar properties derived from property columns (N, P) -- moduli, ratios,
+        anisotropy -- NaN where a row is NaN; what analyses sort, colour and report by."""
+        P = np.asarray(P, float)
+        return {name: P[:, k] for k, name in enumerate(self.properties)}
+
+    def latent_groups(self) -> dict[str, np.ndarray]:
+        """The model's latent dimensions by role (one group unless the model splits them)."""
+        return {"latent": np.arange(self.latent_size())}
+
+    def latent_size(self) -> int:
+        return int(self._need_model().cfg.latent)
 
     # ---------------------------------------------------------------------- sample I/O
     def read(self, path: str | os.PathLike, rows=None) -> Samples:

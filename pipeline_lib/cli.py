@@ -27,13 +27,14 @@ from pipeline_lib import artifacts, atomic
 
 
 def _stages() -> dict[str, Callable]:
-    """Every stage entry point, ``<chain>.<name>``, from the chains' ``stages.STAGES``."""
+    """Every stage entry point, ``<chain>.<name>`` and ``latent.<name>``, from the ``stages.STAGES``
+    of each chain and of the latent analyses."""
     from pipeline_lib.chain import NAMES
 
     out = {}
-    for chain in NAMES:
-        module = importlib.import_module(f"pipeline_lib.{chain}.stages")
-        out.update({f"{chain}.{name}": getattr(module, name) for name in module.STAGES})
+    for package in (*NAMES, "latent"):
+        module = importlib.import_module(f"pipeline_lib.{package}.stages")
+        out.update({f"{package}.{name}": getattr(module, name) for name in module.STAGES})
     return out
 
 
@@ -127,12 +128,10 @@ def _one_sample(path: str | os.PathLike, index: int):
     sample = ch.read(path, [index])
     title = f"{Path(path).name} #{index}"
     with artifacts.open_artifact(path) as h5:
-        try:
-            row = {k: h5[k][[index % h5[k].shape[0]]] for k in h5 if isinstance(h5[k], h5py.Dataset)}
-            values = ch.database_properties(row)[0]
+        if all(k in h5 for k in ch.property_datasets):  # not before homogenization
+            n = h5[ch.geometry[0]].shape[0]
+            values = ch.database_properties({k: h5[k][[index % n]] for k in ch.property_datasets})[0]
             title += "  " + " ".join(f"{k}={v:.4g}" for k, v in zip(ch.properties, values))
-        except KeyError:  # an artifact without properties (candidates, lattices before homogenization)
-            pass
     return ch, sample, title
 
 

@@ -6,7 +6,7 @@ from pipeline_lib.cli import check_stage_args
 
 # config sections read only by stages after the database: left out of the database's provenance
 # params, so that changing a figure or a model does not rebuild the database
-DOWNSTREAM_KEYS = ("figures", "model", "train", "latent_study", "aleatoric")
+DOWNSTREAM_KEYS = ("figures", "model", "train", "latent_study", "aleatoric", "latent")
 # keys of a train section that are the job's resources, not the trainer's: changing them does not retrain
 LEARN_RESOURCES = ("threads", "gpu", "mem_mb", "runtime")
 
@@ -33,6 +33,8 @@ RESOURCES = {
     "voxel3d_database": (1, 8000, 60),
     "voxel3d_aleatoric": (1, 3000, 120),
     "voxel3d_figures": (1, 4000, 20),
+    "latent": (1, 4000, 30),  # every latent analysis: model inference and FE of the decoded designs
+    "latent_summary": (1, 500, 5),
 }
 
 
@@ -70,15 +72,56 @@ def learn_cfg(chain, **extra):
     return json.dumps(dict({"model": node["model"], "train": train}, **extra), sort_keys=True)
 
 
+def latent_cfg(chain, analysis):
+    """What one latent analysis depends on (besides the database and the model files)."""
+    return json.dumps(config[chain]["latent"][analysis], sort_keys=True)
+
+
+# The latent analyses each chain runs, and the figures each writes (named after the paper figure
+# they reproduce); rules/latent.smk makes one rule per entry.
+LATENT_ANALYSES = {
+    "pixel2d": ("traversal", "maps", "arrows", "candidates", "families"),
+    "truss3d": ("traversal", "samples", "slerp"),
+    "voxel3d": ("slerp",),
+}
+LATENT_FIGURES = {
+    ("pixel2d", "traversal"): {"figure": "fig7a_traversal.png"},
+    ("pixel2d", "maps"): {"figure": "fig8_pca_map.png"},
+    ("pixel2d", "arrows"): {"figure": "fig9b_10b_arrow_curves.png", "gallery": "fig9_10_arrow_paths.png"},
+    ("pixel2d", "candidates"): {"figure": "fig11_candidate_sets.png"},
+    ("pixel2d", "families"): {"figure": "fig13_families.png", "gallery": "fig12_families.png"},
+    ("truss3d", "traversal"): {"figure": "fig3_traversal.png"},
+    ("truss3d", "slerp"): {"figure": "fig4_slerp.png", "plot": "fig4_slerp_properties.png"},
+    ("voxel3d", "slerp"): {"figure": "fig8_slerp.png", "plot": "fig8_slerp_properties.png"},
+}
+LATENT_ARTIFACT = {"candidates": "candidates.h5"}  # the rest: <analysis>.h5
+
+
+def latent_outputs(chain, analysis, artifact=True):
+    """Output paths of one latent analysis, keyed like its stage's flags."""
+    d = f"data/{chain}/latent"
+    out = {"out": f"{d}/{LATENT_ARTIFACT.get(analysis, f'{analysis}.h5')}"} if artifact else {}
+    out.update({k: f"{d}/{v}" for k, v in LATENT_FIGURES.get((chain, analysis), {}).items()})
+    out["summary"] = f"{d}/{analysis}.json"
+    return out
+
+
+def latent_all(chain):
+    """Every file the latent analyses of a chain make."""
+    return [f"data/{chain}/latent/summary.json"] + [
+        p for a in LATENT_ANALYSES[chain] for p in latent_outputs(chain, a, a != "maps").values()]
+
+
 def p2_iteration(k):
     return f"data/pixel2d/iterations/{int(k):03d}"
 
 
-def stage(name, args, check=True):
+def stage(name, *args, check=True):
     """Shell command running one pipeline_lib stage with its thread count pinned (one BLAS/OpenMP
     thread pool per job; parallelism comes from running shards side by side).  The flags are
     checked against the stage's signature now, so a wrong one fails `snakemake -n`, not the job
     (``check=False`` where the name is a template: the caller checks)."""
+    args = " ".join(args)
     if check:
         check_stage_args(name, args)
     # PYTHONPATH makes the package importable without an install (conda deployment, --directory).

@@ -161,14 +161,48 @@ def test_every_chain_runs_through_the_protocol_on_its_database_and_model(tiny_ru
     assert fe.shape == (int(ok.sum()), len(ch.properties)) and np.isfinite(fe).all()
     mean, std = ch.predict(mu)
     assert mean.shape == (3, len(ch.properties)) and (std is None) == (name != "voxel3d")
-    # the database's own rows pass its screen, and its solver gives back its stored properties
+    # the database's own rows pass its screen, and the FE verification of their exact geometry (no
+    # model in that loop) gives back the stored properties
+    from pipeline_lib.latent.verify import verify_samples
+
     assert ch.screen(samples).all()
     stored = ch.database_properties(artifacts.read(db, f"{name}/database").arrays)[rows]
-    again = ch.homogenize(samples)
+    v = verify_samples(ch, samples)
+    assert v.valid.all() and np.isnan(v.predicted).all()
+    again = v.fe
     if name == "voxel3d":  # nominal material against each row's own draw (E_s 5 % spread)
         np.testing.assert_allclose(again, stored, rtol=0.25)
     else:
         np.testing.assert_allclose(again, stored, rtol=1e-9, atol=1e-12)
+
+
+def test_the_latent_analyses_store_fe_beside_predicted_for_every_decoded_design(tiny_run):
+    from pipeline_lib.chain import get
+
+    expected = {"pixel2d": {"traversal", "maps", "arrows", "candidates", "families"},
+                "truss3d": {"traversal", "samples", "slerp"}, "voxel3d": {"slerp"}}
+    for name, analyses in expected.items():
+        d = tiny_run / f"data/{name}/latent"
+        summary = json.loads((d / "summary.json").read_text())
+        assert set(summary) == analyses and all("seconds" in part for part in summary.values())
+        for png in d.glob("fig*.png"):
+            assert png.read_bytes()[:4] == b"\x89PNG"
+        for h5 in d.glob("*.h5"):
+            art = artifacts.read(h5)
+            ch = get(name)
+            assert set(ch.geometry) <= set(art.arrays)
+            fe, valid = art["fe"], art["valid"]
+            assert fe.shape == art["predicted"].shape == (len(valid), len(ch.properties))
+            assert np.isfinite(fe[valid]).all() and np.isnan(fe[~valid]).all()  # FE where valid, NaN elsewhere
+            assert json.loads(art.attrs["properties"]) == list(ch.properties)
+    cand = artifacts.read(tiny_run / "data/pixel2d/latent/candidates.h5", "pixel2d/candidate_sets")
+    db = artifacts.read(tiny_run / "data/pixel2d/database.h5", "pixel2d/database", ["cells", "C"])
+    np.testing.assert_array_equal(cand["cells"], db["cells"][cand["row"]])  # database designs, as stored
+    from pipeline_lib.pixel2d.properties import properties
+    np.testing.assert_allclose(cand["fe"], properties(db["C"][cand["row"]]), rtol=1e-9, atol=1e-12)
+    fam = artifacts.read(tiny_run / "data/pixel2d/latent/families.h5", "pixel2d/families")
+    assert fam["c11_range"].shape[1] == 2 and (fam["row"][~fam["interpolated"]] >= 0).all()
+    assert (fam["row"][fam["interpolated"]] == -1).all()
 
 
 def test_a_change_to_a_model_config_retrains_only_that_model(tiny_run, tmp_path):

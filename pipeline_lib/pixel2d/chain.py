@@ -20,6 +20,7 @@ class Pixel2D(Chain):
     geometry = ("cells",)
     properties = PROPERTIES
     units = ("E",) * len(PROPERTIES)
+    property_datasets = ("C",)
 
     def homogenize(self, samples: Samples) -> np.ndarray:
         from pipeline_lib.pixel2d.homogenization import homogenize_cells
@@ -38,7 +39,8 @@ class Pixel2D(Chain):
         unchanged = (fixed == cells).all(axis=(1, 2))
         return binary & keep & unchanged & mirror.is_mirror_symmetric(cells, 2)
 
-    def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None) -> Path:
+    def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None,
+               ncol: int | None = None, properties: np.ndarray | None = None) -> Path:
         from pipeline_lib.viz import plots
         from pipeline_lib.viz.cells import render_pixel_cell
 
@@ -46,7 +48,7 @@ class Pixel2D(Chain):
         if len(cells) == 1:
             return render_pixel_cell(cells[0], out, title=titles[0] if titles else "")
         titles = titles if titles is not None else [f"#{i}" for i in range(len(cells))]
-        return plots.image_gallery(cells, titles, out)
+        return plots.image_gallery(cells, titles, out, ncol=ncol or 6)
 
     def export(self, samples: Samples, out: str | os.PathLike) -> Path:
         """``.csv``: the 0/1 matrix as stored (row 0 at the top); ``.stl``, ``.vti``, ``.vtu``: the
@@ -64,3 +66,11 @@ class Pixel2D(Chain):
 
     def database_properties(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
         return properties(np.asarray(arrays["C"]))
+
+    def quantities(self, P: np.ndarray) -> dict[str, np.ndarray]:
+        """C11, C12, C22, C33, the anisotropy C11/C22 and Poisson's ratio C12/C11 (paper 000, Fig. 8)."""
+        out = super().quantities(P)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["C11/C22"] = out["C11"] / out["C22"]
+            out["C12/C11"] = out["C12"] / out["C11"]
+        return out

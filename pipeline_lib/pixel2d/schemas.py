@@ -43,3 +43,8 @@ DATABASE = register(Schema("pixel2d/database", 1, (_CELLS, _C) + _ORIGIN,
 from pipeline_lib.learn.schemas import register_schemas  # noqa: E402
 
 MODEL, LATENT = register_schemas("pixel2d", "cells")
+
+# latent analyses (pipeline_lib.latent.schemas): decoded designs stored like database rows
+from pipeline_lib.latent.schemas import register_latent_schemas  # noqa: E402
+
+LATENT_ANALYSES = register_latent_schemas("pixel2d", (_CELLS,), "E")

@@ -19,6 +19,7 @@ class Truss3D(Chain):
     geometry = ("adjacency", "offsets")
     properties = ORTHOTROPIC
     units = ("E_s",) * len(ORTHOTROPIC)
+    property_datasets = ("C9",)
 
     def homogenize(self, samples: Samples) -> np.ndarray:
         """C9 at the database's relative density, material, beam theory and density measure; a
@@ -55,12 +56,17 @@ class Truss3D(Chain):
             out.append((*full_cell(f), r if np.isfinite(r) else 0.04))
         return out
 
-    def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None) -> Path:
-        from pipeline_lib.viz.render3d import render_lattices
+    def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None,
+               ncol: int | None = None, properties: np.ndarray | None = None) -> Path:
+        from pipeline_lib.elasticity import from_orthotropic
+        from pipeline_lib.viz.render3d import render_lattices, render_lattices_with_surfaces
 
         tubes = self._tubes(samples)
+        if properties is not None:
+            return render_lattices_with_surfaces(tubes, from_orthotropic(properties), out, titles=titles,
+                                                 ncol=ncol or len(tubes))
         one = len(tubes) == 1
-        return render_lattices(tubes, out, titles=titles, ncol=1 if one else 4, window=640 if one else 320)
+        return render_lattices(tubes, out, titles=titles, ncol=1 if one else (ncol or 4), window=640 if one else 320)
 
     def export(self, samples: Samples, out: str | os.PathLike) -> Path:
         """``.vtp``: beams as lines with a point field 'radius'; ``.stl``: closed tubes."""
@@ -70,3 +76,28 @@ class Truss3D(Chain):
 
     def database_properties(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.asarray(arrays["C9"])
+
+    def quantities(self, P: np.ndarray) -> dict[str, np.ndarray]:
+        """The nine components, directional moduli E1..E3, G23, G31, G12, Poisson's ratios nu_ij =
+        -S_ij / S_ii (nu21 the paper's), Voigt K_V, G_V, K_V / G_V and the universal anisotropy
+        A^U (paper 002, Eqs. 8-12); NaN for NaN rows."""
+        from pipeline_lib import elasticity as el
+
+        P = np.asarray(P, float)
+        out = super().quantities(P)
+        ok = np.isfinite(P).all(1)
+        C = el.from_orthotropic(np.where(ok[:, None], P, 1.0))
+        C[~ok] = np.eye(6)  # placeholders, set to NaN below
+        derived = dict(el.engineering_constants(C))
+        derived["K_V"], derived["G_V"] = el.voigt_moduli(C)
+        derived["K_V/G_V"] = derived["K_V"] / derived["G_V"]
+        derived["A^U"] = el.universal_anisotropy(C)
+        for k, v in derived.items():
+            out[k] = np.where(ok, v, np.nan)
+        return out
+
+    def latent_groups(self) -> dict[str, np.ndarray]:
+        """Topology-only, shared and geometry-only dimensions (paper 002, Eq. 3)."""
+        c = self._need_model().cfg
+        t, s = c.topology, c.shared
+        return {"topology": np.arange(t), "shared": np.arange(t, t + s), "geometry": np.arange(t + s, c.latent)}

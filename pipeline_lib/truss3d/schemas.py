@@ -37,3 +37,8 @@ DATABASE = register(Schema("truss3d/database", 1, _LATTICE + (
 from pipeline_lib.learn.schemas import register_schemas  # noqa: E402
 
 MODEL, LATENT = register_schemas("truss3d", "lattices")
+
+# latent analyses (pipeline_lib.latent.schemas): decoded designs stored like database rows
+from pipeline_lib.latent.schemas import register_latent_schemas  # noqa: E402
+
+LATENT_ANALYSES = register_latent_schemas("truss3d", _LATTICE, "E_s")

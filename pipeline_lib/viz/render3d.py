@@ -101,13 +101,17 @@ def render_lattices(frames: Sequence[tuple[np.ndarray, np.ndarray, float]], out:
     box = pv.Box(bounds=(-1, 1, -1, 1, -1, 1)).outline()
 
     def draw(pl, k, frame):
-        nodes, beams, radius = frame
-        pl.add_mesh(_frame_meshes(nodes, beams, radius)[1], color="#4a7fb5", smooth_shading=True,
-                    specular=0.3)
-        pl.add_mesh(box, color="gray", opacity=0.35, line_width=1)
-        _camera(pl, _box_corners(-1, 1))
+        _draw_lattice(pl, frame, box)
 
     return _gallery(list(frames), draw, out, titles, ncol, window)
+
+
+def _draw_lattice(pl, frame, box) -> None:
+    nodes, beams, radius = frame
+    if len(beams):
+        pl.add_mesh(_frame_meshes(nodes, beams, radius)[1], color="#4a7fb5", smooth_shading=True, specular=0.3)
+    pl.add_mesh(box, color="gray", opacity=0.35, line_width=1)
+    _camera(pl, _box_corners(-1, 1))
 
 
 def render_elastic_surfaces(C: np.ndarray, out: str | os.PathLike, *, titles: Sequence[str] | None = None,
@@ -115,26 +119,62 @@ def render_elastic_surfaces(C: np.ndarray, out: str | os.PathLike, *, titles: Se
     """Directional Young's modulus surfaces r(d) = E(d) d: shows at a glance how anisotropic each
     material is (a sphere for isotropic C). Each subplot has its own colour scale and camera fit,
     since moduli may differ by orders of magnitude across a database."""
-    pv = _pv()
     C = np.asarray(C, dtype=float).reshape(-1, 6, 6)
     d, shape = sphere_directions()
     E = directional_young(C, d)  # (K, M)
 
     def draw(pl, k, Ek):
-        r = (Ek[:, None] * d).reshape(*shape, 3)
-        grid = pv.StructuredGrid(r[..., 0], r[..., 1], r[..., 2])
-        grid.point_data["E"] = Ek.reshape(shape).ravel(order="F")  # the grid's points are in Fortran order
-        mid, half = (Ek.max() + Ek.min()) / 2, (Ek.max() - Ek.min()) / 2
-        half = max(half, 1e-3 * abs(mid))  # a nearly isotropic C would otherwise show rounding noise
-        # A unique bar title per subplot: pyvista links bars of equal title (and their colour ranges).
-        pl.add_mesh(grid, scalars="E", cmap="viridis", smooth_shading=True, clim=(mid - half, mid + half),
-                    scalar_bar_args=dict(title=f"E ({k + 1})", vertical=True, position_x=0.82, position_y=0.1,
-                                         width=0.08, height=0.6, title_font_size=12, label_font_size=10,
-                                         fmt="%.3g", n_labels=3))
-        pl.show_axes()
-        _camera(pl, grid.points, margin=1.35, shift=0.2)
+        _draw_surface(pl, k, Ek, d, shape)
 
     return _gallery(list(E), draw, out, titles, ncol, window)
+
+
+def _draw_surface(pl, k: int, Ek: np.ndarray, d: np.ndarray, shape) -> None:
+    pv = _pv()
+    r = (Ek[:, None] * d).reshape(*shape, 3)
+    grid = pv.StructuredGrid(r[..., 0], r[..., 1], r[..., 2])
+    grid.point_data["E"] = Ek.reshape(shape).ravel(order="F")  # the grid's points are in Fortran order
+    mid, half = (Ek.max() + Ek.min()) / 2, (Ek.max() - Ek.min()) / 2
+    half = max(half, 1e-3 * abs(mid))  # a nearly isotropic C would otherwise show rounding noise
+    # A unique bar title per subplot: pyvista links bars of equal title (and their colour ranges).
+    pl.add_mesh(grid, scalars="E", cmap="viridis", smooth_shading=True, clim=(mid - half, mid + half),
+                scalar_bar_args=dict(title=f"E ({k + 1})", vertical=True, position_x=0.82, position_y=0.1,
+                                     width=0.08, height=0.6, title_font_size=12, label_font_size=10,
+                                     fmt="%.3g", n_labels=3))
+    pl.show_axes()
+    _camera(pl, grid.points, margin=1.35, shift=0.2)
+
+
+def render_lattices_with_surfaces(frames: Sequence[tuple[np.ndarray, np.ndarray, float]], C: np.ndarray,
+                                  out: str | os.PathLike, *, titles: Sequence[str] | None = None, ncol: int = 4,
+                                  window: int = 280) -> Path:
+    """Lattices along a path (``ncol`` per row) with the elastic surface E(d) of each under it (paper
+    002, Fig. 3-4); a lattice without a finite C (not valid) gets an empty surface panel."""
+    pv = _pv()
+    box = pv.Box(bounds=(-1, 1, -1, 1, -1, 1)).outline()
+    C = np.asarray(C, dtype=float).reshape(-1, 6, 6)
+    d, shape = sphere_directions()
+    ok = np.isfinite(C).all(axis=(1, 2))
+    E = np.full((len(C), len(d)), np.nan)
+    if ok.any():
+        E[ok] = directional_young(C[ok], d)
+    items, names = [], []
+    for r in range(0, len(frames), ncol):
+        chunk = range(r, min(r + ncol, len(frames)))
+        items += [("lattice", frames[k]) for k in chunk] + [None] * (ncol - len(chunk))
+        names += [titles[k] if titles is not None else "" for k in chunk] + [""] * (ncol - len(chunk))
+        items += [("surface", k, E[k]) for k in chunk] + [None] * (ncol - len(chunk))
+        names += ["E(d)" if ok[k] else "not valid" for k in chunk] + [""] * (ncol - len(chunk))
+
+    def draw(pl, k, item):
+        if item is None:
+            return
+        if item[0] == "lattice":
+            _draw_lattice(pl, item[1], box)
+        elif np.isfinite(item[2]).all():
+            _draw_surface(pl, item[1], item[2], d, shape)
+
+    return _gallery(items, draw, out, names, ncol, window)
 
 
 def _voxel_grid(cell: np.ndarray):

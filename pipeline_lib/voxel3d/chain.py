@@ -18,6 +18,7 @@ class Voxel3D(Chain):
     geometry = ("cells",)
     properties = PROPERTIES
     units = ("MPa", "1", "MPa")
+    property_datasets = PROPERTIES
 
     def homogenize(self, samples: Samples) -> np.ndarray:
         """E, nu, G with the database's nominal material (the means of its E_s, nu_s draws): the
@@ -38,11 +39,13 @@ class Voxel3D(Chain):
 
         return screen(samples["cells"], tuple(self.config["volume_fraction"]))[0]
 
-    def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None) -> Path:
+    def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None,
+               ncol: int | None = None, properties: np.ndarray | None = None) -> Path:
         from pipeline_lib.viz.render3d import render_voxels
 
         one = len(samples["cells"]) == 1
-        return render_voxels(samples["cells"], out, titles=titles, ncol=1 if one else 4, window=640 if one else 320)
+        return render_voxels(samples["cells"], out, titles=titles, ncol=1 if one else (ncol or 4),
+                             window=640 if one else 320)
 
     def export(self, samples: Samples, out: str | os.PathLike) -> Path:
         """``.stl``: the closed marching-cubes surface; ``.vti`` / ``.vtu``: the voxels, for ParaView."""
@@ -52,3 +55,10 @@ class Voxel3D(Chain):
 
     def database_properties(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
         return property_columns(arrays)
+
+    def quantities(self, P: np.ndarray) -> dict[str, np.ndarray]:
+        """E, nu, G and the bulk modulus K = E / (3 (1 - 2 nu)) of a cubic unit."""
+        out = super().quantities(P)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["K"] = out["E"] / (3 * (1 - 2 * out["nu"]))
+        return out

@@ -39,3 +39,8 @@ ALEATORIC = register(Schema("voxel3d/aleatoric", 1, (
 from pipeline_lib.learn.schemas import register_schemas  # noqa: E402
 
 MODEL, LATENT = register_schemas("voxel3d", "cells")
+
+# latent analyses (pipeline_lib.latent.schemas): decoded designs stored like database rows
+from pipeline_lib.latent.schemas import register_latent_schemas  # noqa: E402
+
+LATENT_ANALYSES = register_latent_schemas("voxel3d", (_CELLS[0],), "MPa (E, G) / 1 (nu)")
