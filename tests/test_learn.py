@@ -210,3 +210,20 @@ def test_a_saved_model_reloads_to_the_same_outputs_and_a_damaged_one_is_named(tm
         del h5["weights/regressor.0.weight"]
     with pytest.raises(ArtifactError, match="model.h5.*weights do not fit"):
         store.load_model(path, "pixel2d", L.build)
+
+
+def test_a_model_built_from_a_seed_starts_from_the_same_weights_and_leaves_torch_random_alone():
+    from pipeline_lib.learn.run import build_model
+    from pipeline_lib.truss3d.learning import build
+
+    torch.manual_seed(123)
+    a = build_model(build, {"topology": 2, "shared": 2, "geometry": 2}, seed=7)
+    after = torch.rand(1)
+    torch.manual_seed(999)
+    b = build_model(build, {"topology": 2, "shared": 2, "geometry": 2}, seed=7)
+    c = build_model(build, {"topology": 2, "shared": 2, "geometry": 2}, seed=8)
+    for (k, x), y, z in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+        assert torch.equal(x, y), k
+    assert any(not torch.equal(x, z) for x, z in zip(a.state_dict().values(), c.state_dict().values()))
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(1), after)  # building drew nothing from the caller's stream

@@ -35,6 +35,15 @@ class Phase:
     describe: dict | None = None  # config of the phase beyond ``train``, part of its fingerprint
 
 
+def build_model(build: Callable[[dict], torch.nn.Module], config: dict, seed: int) -> torch.nn.Module:
+    """The model with initial weights drawn from ``seed``.  torch seeds every process at random, so
+    without this two runs of one training stage start from different weights and end with
+    different metrics; the caller's random stream is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(config)
+
+
 def split_rows(n: int, split: Sequence[float], seed: int) -> dict[str, np.ndarray]:
     if len(split) != 3 or min(split) < 0 or abs(sum(split) - 1) > 1e-6:
         raise ValueError(f"split must be three fractions (train, val, test) summing to 1, got {list(split)}")

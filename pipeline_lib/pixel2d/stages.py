@@ -190,7 +190,7 @@ def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, c
     the latent codes of every cell, the test metrics and the training curves."""
 
     from pipeline_lib.learn.inference import set_normalization, standardize
-    from pipeline_lib.learn.run import Phase, split_rows, train_stage
+    from pipeline_lib.learn.run import Phase, build_model, split_rows, train_stage
     from pipeline_lib.pixel2d import learning as L
 
     data = artifacts.read(db, "pixel2d/database", ["cells", "C"])
@@ -199,7 +199,8 @@ def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, c
         raise ArtifactError(db, f"cells of shape {cells.shape[1:]}: the model needs square cells of even side")
     tc = cfg["train"]
     rows = split_rows(len(cells), tc["split"], derive_seed(seed, "pixel2d", "split"))
-    net = L.build(dict(cfg["model"], epochs=tc["epochs"], side=cells.shape[1] // 2))
+    net = build_model(L.build, dict(cfg["model"], epochs=tc["epochs"], side=cells.shape[1] // 2),
+                      derive_seed(seed, "pixel2d", "init"))
     y = properties(C)
     set_normalization(net, y[rows["train"]])
     tensors = [L.to_input(cells), standardize(net, y)]

@@ -152,7 +152,7 @@ def figures(db: Path, gallery: Path, surfaces: Path, property_space: Path, *, cf
 def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, cfg: dict, seed: int) -> None:
     """Train the graph VAE + property predictor (paper 002, Eqs. 1-5); write the model, the latent
     codes of every lattice, the test metrics and the training curves."""
-    from pipeline_lib.learn.run import Phase, split_rows, train_stage
+    from pipeline_lib.learn.run import Phase, build_model, split_rows, train_stage
     from pipeline_lib.truss3d import learning as L
 
     data = artifacts.read(db, "truss3d/database", ["adjacency", "offsets", "C9"])
@@ -161,7 +161,7 @@ def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, c
         raise ArtifactError(db, f"{int((~np.isfinite(C9)).any(1).sum())} lattices have non-finite stiffness")
     tc = cfg["train"]
     rows = split_rows(len(A), tc["split"], derive_seed(seed, "truss3d", "split"))
-    net = L.build(dict(cfg["model"], epochs=tc["epochs"]))
+    net = build_model(L.build, dict(cfg["model"], epochs=tc["epochs"]), derive_seed(seed, "truss3d", "init"))
     L.set_normalization(net, C9[rows["train"]])
     tensors = L.tensors(net, A, X, C9)
     te = rows["test"]

@@ -164,11 +164,11 @@ def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, c
     phase starts from the previous phase's weights; write the model, the latent codes of every
     unit, validation and test metrics and the training curves."""
     from pipeline_lib.learn.inference import set_normalization, standardize
-    from pipeline_lib.learn.run import train_stage
+    from pipeline_lib.learn.run import build_model, train_stage
     from pipeline_lib.voxel3d import learning as L
 
     cells, y, rows = _training_data(db, cfg, seed)
-    net = L.build(dict(cfg["model"], side=cells.shape[1] // 2))
+    net = build_model(L.build, dict(cfg["model"], side=cells.shape[1] // 2), derive_seed(seed, "voxel3d", "init"))
     set_normalization(net, y[rows["train"]])
     tensors = [L.to_input(cells), standardize(net, y)]
 
@@ -192,7 +192,7 @@ def latent_study(db: Path, out: Path, plot: Path, *, cfg: dict, seed: int) -> No
     import torch
 
     from pipeline_lib.learn.inference import set_normalization, standardize
-    from pipeline_lib.learn.run import fit
+    from pipeline_lib.learn.run import build_model, fit
     from pipeline_lib.viz import plots
     from pipeline_lib.voxel3d import learning as L
 
@@ -202,7 +202,8 @@ def latent_study(db: Path, out: Path, plot: Path, *, cfg: dict, seed: int) -> No
     first.train["epochs"] = study["epochs"]
     results = []
     for size in study["sizes"]:
-        net = L.build(dict(cfg["model"], latent=size, side=cells.shape[1] // 2))
+        net = build_model(L.build, dict(cfg["model"], latent=size, side=cells.shape[1] // 2),
+                          derive_seed(seed, "voxel3d", "init", size))
         set_normalization(net, y[rows["train"]])
         tensors = [L.to_input(cells), standardize(net, y)]
         records = fit(net, tensors, rows, [first], Path(out).parent / f"latent_study_{size}",
