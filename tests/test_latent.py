@@ -120,3 +120,24 @@ def test_fe_verification_of_exact_geometry_gives_back_the_solver_and_nan_for_inv
     ref = orthotropic_components(homogenize(A[[0, 2]], X[[0, 2]], relative_density=0.15))
     np.testing.assert_allclose(v.fe[[0, 2]], ref, rtol=1e-12)
     assert set(v.arrays()) == {"z", "adjacency", "offsets", "valid", "fe", "predicted"}
+
+
+def test_a_traversal_starts_from_a_test_design_whose_decoded_mean_passes_the_screen():
+    from types import SimpleNamespace
+
+    from pipeline_lib.latent.stages import _start_row
+
+    class Screened:  # decodes z to itself; only designs with z[0] > 0.9 pass (one test row)
+        def decode(self, z):
+            return np.asarray(z)
+
+        def screen(self, samples):
+            return samples[:, 0] > 0.9
+
+    mu = np.column_stack([np.linspace(-1, 1, 40) * (-1) ** np.arange(40), np.zeros(40)])
+    split = np.where(np.arange(40) % 2, 2, 0)  # odd rows are the test split
+    ctx = SimpleNamespace(chain=SimpleNamespace(name="toy", **{k: getattr(Screened(), k) for k in ("decode", "screen")}),
+                          mu=mu, P=np.zeros((40, 1)), rows=lambda s: np.flatnonzero(split == 2))
+    for seed in range(5):
+        row = _start_row(ctx, seed, "traversal")
+        assert split[row] == 2 and mu[row, 0] > 0.9
