@@ -17,7 +17,7 @@ from pipeline_lib import chain as chains
 from pipeline_lib.config import derive_seed
 from pipeline_lib.latent import cluster, paths
 from pipeline_lib.latent import families as fam
-from pipeline_lib.latent.verify import Verified, relative_error, verify, verify_samples
+from pipeline_lib.latent.verify import Verified, concat, relative_error, verify, verify_samples
 
 log = logging.getLogger(__name__)
 # the entry points `python -m pipeline_lib run latent.<name>` runs
@@ -109,7 +109,7 @@ def traversal(db: Path, model: Path, latent: Path, out: Path, figure: Path, summ
     v = verify(ch, z)
     groups = ch.latent_groups()
     per_group = {g: {"valid_fraction": float(v.valid[np.isin(axes, dims)].mean()),
-                     "predictor_relative_error": _errors(ch, _rows(v, np.isin(axes, dims)), ch.properties)}
+                     "predictor_relative_error": _errors(ch, v.take(np.isin(axes, dims)), ch.properties)}
                  for g, dims in groups.items()}
     _write(out, ctx, "traversal", v, group=axes, step=off, row=-1, cfg=cfg, seed=seed,
            stats={"start_row": start, "groups": {g: d.tolist() for g, d in groups.items()}})
@@ -117,11 +117,6 @@ def traversal(db: Path, model: Path, latent: Path, out: Path, figure: Path, summ
     fig.traversal(ch, v, axes, off, shown, figure)
     _part(summary, {"start_row": start, "offsets": offsets.tolist(), "valid_fraction": float(v.valid.mean()),
                     "groups": per_group}, ctx)
-
-
-def _rows(v: Verified, keep) -> Verified:
-    return Verified(v.z[keep], chains.take(v.samples, keep), v.valid[keep], v.fe[keep], v.predicted[keep],
-                    None if v.predicted_std is None else v.predicted_std[keep])
 
 
 # ---------------------------------------------------------------------------------------- maps
@@ -306,7 +301,7 @@ def families(db: Path, model: Path, latent: Path, out: Path, figure: Path, galle
         step += pos
         row.append(np.full(len(vi.valid), -1))
         interp.append(np.ones(len(vi.valid), bool))
-    v = _concat(parts, ch) if parts else verify_samples(ch, ctx.samples(np.zeros(0, np.int64)))
+    v = concat(parts) if parts else verify_samples(ch, ctx.samples(np.zeros(0, np.int64)))
     group = np.concatenate(group) if group else np.zeros(0, np.int64)
     step = np.concatenate(step) if step else np.zeros(0)
     row = np.concatenate(row) if row else np.zeros(0, np.int64)
@@ -331,14 +326,6 @@ def families(db: Path, model: Path, latent: Path, out: Path, figure: Path, galle
     fig.families(ch, v, group, interp, curve, figure)
     fig.family_members(ch, v, group, interp, gallery)
     _part(summary, report, ctx)
-
-
-def _concat(parts: list[Verified], ch) -> Verified:
-    d = max(p.z.shape[1] for p in parts)
-    z = np.concatenate([p.z if p.z.shape[1] == d else np.full((len(p.z), d), np.nan) for p in parts])
-    std = None if any(p.predicted_std is None for p in parts) else np.concatenate([p.predicted_std for p in parts])
-    return Verified(z, chains.concat([p.samples for p in parts]), np.concatenate([p.valid for p in parts]),
-                    np.concatenate([p.fe for p in parts]), np.concatenate([p.predicted for p in parts]), std)
 
 
 # --------------------------------------------------------------------------------------- slerp

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline_lib.chain import Chain, Samples, count, take
+from pipeline_lib.chain import concat as concat_samples
 
 
 @dataclass
@@ -23,12 +24,27 @@ class Verified:
     predicted: np.ndarray  # (N, P) the model's predictor at z; NaN without a model or z
     predicted_std: np.ndarray | None  # (N, P) where the model predicts a spread (an MDN)
 
+    def take(self, keep) -> Verified:
+        """The rows ``keep`` (a mask or indices)."""
+        return Verified(self.z[keep], take(self.samples, keep), self.valid[keep], self.fe[keep], self.predicted[keep],
+                        None if self.predicted_std is None else self.predicted_std[keep])
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Datasets for an artifact (the ``<chain>/verified`` fields)."""
         out = {"z": self.z, **self.samples, "valid": self.valid, "fe": self.fe, "predicted": self.predicted}
         if self.predicted_std is not None:
             out["predicted_std"] = self.predicted_std
         return out
+
+
+def concat(parts: list[Verified]) -> Verified:
+    """Rows of several results in order; ``z`` NaN-padded where a part has none (database designs
+    verified from their geometry), ``predicted_std`` kept only where every part has it."""
+    d = max(p.z.shape[1] for p in parts)
+    z = np.concatenate([p.z if p.z.shape[1] == d else np.full((len(p.z), d), np.nan) for p in parts])
+    std = None if any(p.predicted_std is None for p in parts) else np.concatenate([p.predicted_std for p in parts])
+    return Verified(z, concat_samples([p.samples for p in parts]), np.concatenate([p.valid for p in parts]),
+                    np.concatenate([p.fe for p in parts]), np.concatenate([p.predicted for p in parts]), std)
 
 
 def homogenize_valid(chain: Chain, samples: Samples, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -153,11 +153,11 @@ def dual_decomposition(mrf: GridMRF, iterations: int = 5000, rtol: float = 1e-6,
             stale += 1
             if stale >= patience:
                 gamma, stale = gamma / 2, 0
-        candidates = [xr, xc]
+        candidates = [(float(mrf.energy(xr)), xr), (float(mrf.energy(xc)), xc)]
         if polish_every and it % polish_every == 0:
-            candidates.append(icm(mrf, xr if mrf.energy(xr) <= mrf.energy(xc) else xc))
-        for x in candidates:
-            e = float(mrf.energy(x))
+            x = icm(mrf, min(candidates, key=lambda c: c[0])[1])
+            candidates.append((float(mrf.energy(x)), x))
+        for e, x in candidates:
             if e < best_e:
                 best_x, best_e = x, e
         hist_e.append(best_e)
