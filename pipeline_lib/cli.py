@@ -141,9 +141,16 @@ def show(path: str | os.PathLike, index: int, out: str | os.PathLike) -> Path:
     return ch.render(sample, out, titles=[title])
 
 
-def export(path: str | os.PathLike, index: int, out: str | os.PathLike) -> Path:
+def export(path: str | os.PathLike, index: int, out: str | os.PathLike, thickness: float = 1.0) -> Path:
     """Write one sample for other tools, the format chosen by the suffix of ``out`` (truss3d .vtp /
-    .stl; voxel3d .stl / .vti / .vtu; pixel2d .csv / .stl / .vti / .vtu)."""
+    .stl; voxel3d .stl / .vti / .vtu; pixel2d .csv / .stl / .vti / .vtu).  A pixel2d design's
+    assembled structure goes to .stl (extruded by ``thickness`` cell sides) or a pixel-exact .png."""
+    with artifacts.open_artifact(path) as h5:
+        kind = str(h5.attrs["kind"])
+    if kind == "pixel2d/design":
+        from pipeline_lib.pixel2d.multiscale import export_structure
+
+        return export_structure(path, out, thickness)
     ch, sample, _ = _one_sample(path, index)
     return ch.export(sample, out)
 
@@ -230,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     p_exp.add_argument("file")
     p_exp.add_argument("--index", type=int, default=0)
     p_exp.add_argument("--out", required=True)
+    p_exp.add_argument("--thickness", type=float, default=1.0,
+                       help="extrusion of a pixel2d design's structure in .stl, in cell sides")
     p_run = sub.add_parser("run", help="run one pipeline stage", add_help=False)
     p_run.add_argument("stage")
     sub.add_parser("stages", help="list stages")
@@ -241,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "show":
             print(show(args.file, args.index, args.out))
         elif args.cmd == "export":
-            print(export(args.file, args.index, args.out))
+            print(export(args.file, args.index, args.out, args.thickness))
         elif args.cmd == "stages":
             for name, fn in sorted(_stages().items()):
                 print(f"{name:<30} {(fn.__doc__ or '').strip().splitlines()[0]}")

@@ -6,7 +6,7 @@ from pipeline_lib.cli import check_stage_args
 
 # config sections read only by stages after the database: left out of the database's provenance
 # params, so that changing a figure or a model does not rebuild the database
-DOWNSTREAM_KEYS = ("figures", "model", "train", "latent_study", "aleatoric", "latent")
+DOWNSTREAM_KEYS = ("figures", "model", "train", "latent_study", "aleatoric", "latent", "design")
 # keys of a train section that are the job's resources, not the trainer's: changing them does not retrain
 LEARN_RESOURCES = ("threads", "gpu", "mem_mb", "runtime")
 
@@ -35,6 +35,11 @@ RESOURCES = {
     "voxel3d_figures": (1, 4000, 20),
     "latent": (1, 4000, 30),  # every latent analysis: model inference and FE of the decoded designs
     "latent_summary": (1, 500, 5),
+    "pixel2d_feasibility": (1, 2000, 10),
+    "pixel2d_design_macro": (1, 2000, 60),
+    "pixel2d_design_assemble": (1, 4000, 60),
+    "pixel2d_design_verify": (2, 12000, 60),  # the fine-scale solve: a 50 x 50-cell case needs ~11 GB
+    "pixel2d_design_summary": (1, 500, 5),
 }
 
 

@@ -205,6 +205,74 @@ def test_the_latent_analyses_store_fe_beside_predicted_for_every_decoded_design(
     assert (fam["row"][fam["interpolated"]] == -1).all()
 
 
+def _reference_solve(structure, fixed, values, E, nu, void):
+    """Fine-scale Q4 solve from the artifact's data alone: the 88-line code's closed-form element
+    matrix, a COO assembly and scipy's sparse LU (shares nothing with pipeline_lib.pixel2d.structure)."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+    from reference_fem import q4_stiffness
+
+    ny, nx = structure.shape
+    r, c = np.divmod(np.arange(ny * nx), nx)
+    nodes = np.stack([(r + 1) * (nx + 1) + c, (r + 1) * (nx + 1) + c + 1, r * (nx + 1) + c + 1, r * (nx + 1) + c], 1)
+    edof = (2 * nodes[:, :, None] + np.arange(2)).reshape(-1, 8)
+    scale = np.where(structure.ravel() > 0, 1.0, void)
+    KE = q4_stiffness(E, nu, "stress")
+    n = 2 * (ny + 1) * (nx + 1)
+    K = sp.coo_matrix(((scale[:, None, None] * KE).ravel(), (np.repeat(edof, 8, 1).ravel(), np.tile(edof, 8).ravel())),
+                      shape=(n, n)).tocsc()
+    u = np.zeros(n)
+    u[fixed] = values
+    free = np.setdiff1d(np.arange(n), fixed)
+    u[free] = spla.spsolve(K[free][:, free], -(K[free][:, fixed] @ values))
+    return u
+
+
+def test_the_tiny_designs_are_reverified_from_their_artifacts_alone(tiny_run):
+    d = tiny_run / "data/pixel2d/design"
+    summary = json.loads((d / "summary.json").read_text())
+    assert set(summary) == {"tiny", "tiny_family"}
+    for case, part in summary.items():
+        art = artifacts.read(d / case / "design.h5", "pixel2d/design")
+        H, W = art["labels"].shape
+        n = art.attrs["cell_pixels"]
+        assert art["structure"].shape == (n * H, n * W) and art["C_target"].shape == art["C_assembled"].shape == (H, W, 4)
+        u = _reference_solve(art["structure"], art["fixed_dofs"], art["fixed_values"], art.attrs["E"], art.attrs["nu"],
+                             art.attrs["void"])
+        np.testing.assert_allclose(u[art["target_dofs"]], art["u_target_dofs"], rtol=1e-6,
+                                   atol=1e-9 * np.abs(art["target_values"]).max())
+        rr = np.linalg.norm(u[art["target_dofs"]] - art["target_values"]) / np.linalg.norm(art["target_values"])
+        assert rr == pytest.approx(art.attrs["rrmse_fine"], rel=1e-5) == pytest.approx(part["rrmse_fine"], rel=1e-5)
+        for png in ("structure.png", "fig16c_deformed.png", "fig16d_properties.png", "mrf_convergence.png"):
+            assert (d / case / png).read_bytes()[:4] == b"\x89PNG"
+    assert np.isfinite(summary["tiny"]["mrf_lower_bound"]) and summary["tiny"]["mrf_energy"] >= summary["tiny"]["mrf_lower_bound"] - 1e-9
+    feas = artifacts.read(d / "feasibility.h5", "pixel2d/feasibility")
+    assert feas["phi"].ndim == 4 and (feas["phi"] > 0).any() and (feas["phi"] < 0).any()
+
+
+def test_a_design_exports_to_a_pixel_exact_png_and_an_extruded_stl(tiny_run, tmp_path):
+    import matplotlib.image as mpimg
+
+    design = tiny_run / "data/pixel2d/design/tiny/design.h5"
+    py = [sys.executable, "-m", "pipeline_lib", "export", str(design)]
+    subprocess.run(py + ["--out", str(tmp_path / "s.png")], env=_env(), check=True, capture_output=True)
+    subprocess.run(py + ["--out", str(tmp_path / "s.stl"), "--thickness", "0.5"], env=_env(), check=True,
+                   capture_output=True)
+    art = artifacts.read(design, "pixel2d/design", ["structure"])
+    s, h = art["structure"], art.attrs["pixel"]
+    img = mpimg.imread(tmp_path / "s.png")
+    assert img.shape[:2] == s.shape
+    np.testing.assert_array_equal(img[..., 0] < 0.5, s.astype(bool))
+    import pyvista as pv
+
+    mesh = pv.read(tmp_path / "s.stl")
+    lo, hi = np.array(mesh.bounds).reshape(3, 2).T
+    ext = hi - lo  # x along columns, y up, z the extrusion; one pixel is h cell sides
+    assert 0.5 * s.shape[1] * h < ext[0] <= s.shape[1] * h + 1e-9
+    assert 0.5 * s.shape[0] * h < ext[1] <= s.shape[0] * h + 1e-9
+    assert ext[2] == pytest.approx(0.5)
+
+
 def test_a_change_to_a_model_config_retrains_only_that_model(tiny_run, tmp_path):
     extra = tmp_path / "more.yaml"
     extra.write_text("pixel2d:\n  model: {latent: 3}\ntruss3d:\n  train: {threads: 2, runtime: 90}\n")

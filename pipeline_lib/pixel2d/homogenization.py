@@ -26,7 +26,11 @@ import torch
 from pipeline_lib import mirror
 from pipeline_lib.device import default_device
 from pipeline_lib.fem import condense as cd
-from pipeline_lib.fem.quad4 import elasticity_matrix, element_stiffness
+from pipeline_lib.fem.quad4 import (
+    elasticity_matrix,
+    element_stiffness,
+    strain_displacement,
+)
 
 METHODS = ("auto", "periodic", "quarter")
 
@@ -83,6 +87,33 @@ def _solve_closure(S: torch.Tensor, c, f, Gc):
     return Q, uf
 
 
+def _periodic_solve(scale: torch.Tensor, Ke: torch.Tensor, displacements: bool = False):
+    """Full periodic solve of cells with element matrices ``scale[b, r, c] * Ke``: C (B, 3, 3)
+    and, with ``displacements``, the element DOFs ue (B, H * W, 8, 3) of the three unit load cases
+    (elements row-major, element DOF order of :mod:`pipeline_lib.fem.quad4`).  ue is the TOTAL
+    field eps . x + chi: the boundary values are the periodic fluctuation plus the affine part G,
+    and :func:`pipeline_lib.fem.condense.expand` recovers the interior from them."""
+    B, H, W = scale.shape
+    area = float(H * W)
+    p = cd.plan(H, W)
+    S, fac = cd.condense(_on(p, scale.device), Ke, scale, keep_factors=displacements)
+    rep_dof, n_ind, G = _periodic_closure(H, W)
+    rep_dof, G = rep_dof.to(scale.device), G.to(scale)
+    nb = S.shape[1]
+    PS = S.new_zeros((B, n_ind, nb)).index_add_(1, rep_dof, S)
+    A = S.new_zeros((B, n_ind, n_ind)).index_add_(2, rep_dof, PS)[:, 2:, 2:]
+    PSG = (PS @ G)[:, 2:]
+    L = torch.linalg.cholesky(A)
+    ubar = -torch.cholesky_solve(PSG, L)
+    C = (G.mT @ S @ G + PSG.mT @ ubar) / area
+    if not displacements:
+        return C, None
+    ubar = torch.cat([ubar.new_zeros((B, 2, 3)), ubar], dim=1)
+    u_b = ubar[:, rep_dof] + G
+    ue = cd.expand(_on(p, scale.device), fac, u_b)
+    return C, ue
+
+
 def element_matrix(E: float, nu: float, plane: str) -> np.ndarray:
     return element_stiffness(elasticity_matrix(E, nu, plane))
 
@@ -100,22 +131,9 @@ def homogenize_scaled(scale: torch.Tensor, Ke: torch.Tensor, method: str = "peri
     B, H, W = scale.shape
     area = float(H * W)
     if method == "periodic":
-        p = cd.plan(H, W)
-        S, fac = cd.condense(_on(p, scale.device), Ke, scale, keep_factors=energies)
-        rep_dof, n_ind, G = _periodic_closure(H, W)
-        rep_dof, G = rep_dof.to(scale.device), G.to(scale)
-        nb = S.shape[1]
-        PS = S.new_zeros((B, n_ind, nb)).index_add_(1, rep_dof, S)
-        A = S.new_zeros((B, n_ind, n_ind)).index_add_(2, rep_dof, PS)[:, 2:, 2:]
-        PSG = (PS @ G)[:, 2:]
-        L = torch.linalg.cholesky(A)
-        ubar = -torch.cholesky_solve(PSG, L)
-        C = (G.mT @ S @ G + PSG.mT @ ubar) / area
+        C, ue = _periodic_solve(scale, Ke, displacements=energies)
         if not energies:
             return C, None
-        ubar = torch.cat([ubar.new_zeros((B, 2, 3)), ubar], dim=1)
-        u_b = ubar[:, rep_dof] + G
-        ue = cd.expand(_on(p, scale.device), fac, u_b)
         Q = torch.einsum("beik,ij,bejl->bekl", ue, Ke, ue).reshape(B, H, W, 3, 3)
         return C, Q
     if method == "quarter":
@@ -224,3 +242,106 @@ def _default_batch(h: int, w: int, device: torch.device) -> int:
     per_cell = front * front * 8
     budget = 8e6 if device.type == "cpu" else 2e9
     return int(max(1, min(8192, budget // per_cell)))
+
+
+SIDES = ("left", "right", "top", "bottom")
+TRACTION_POINTS = ("nodes", "elements")
+
+# Element node order BL, BR, TR, TL (pipeline_lib.fem.quad4).
+_BL, _BR, _TR, _TL = range(4)
+
+
+def boundary_tractions(cells, *, E=1.0, nu=0.3, plane="stress", void=1e-9, at="nodes",
+                       batch_size: int | None = None,
+                       device: str | torch.device | None = None) -> np.ndarray:
+    """Tractions on the four sides of square pixel cells under the three unit macro strains.
+
+    cells: (n, n) or (N, n, n), truthy = solid (as :func:`homogenize`).  Each cell is solved with
+    the full periodic closure (also when it is mirror-symmetric) for eps_xx = 1, eps_yy = 1 and
+    gamma_xy = 1; the displacement used is the TOTAL field eps . x + chi.
+
+    Returns t of shape (N, 4, n, 3, 2) (or (4, n, 3, 2) for one cell) indexed
+    [cell, side, position, load case, component]:
+
+    * side in :data:`SIDES` = (left, right, top, bottom);
+    * position along the side: top to bottom on left / right, left to right on top / bottom;
+    * load case (eps_xx, eps_yy, gamma_xy), component (x, y);
+    * t = sigma . e with the FIXED axis e = e_x on left / right and e_y (up) on top / bottom,
+      not the outward normal, so the right side of one cell and the left side of its right
+      neighbour (or the bottom side of one cell and the top side of the one below) compare
+      directly.
+
+    ``at="nodes"`` (default): the consistent nodal traction, i.e. the internal force
+    scale_e Ke u_e of the cell's elements gathered at the side's nodes, signed by the outward
+    normal (t = -f on left / bottom, +f on right / top), a force per node = a traction times
+    the node's one-pixel share of the side.  The side has n + 1 nodes whose two end nodes
+    are the same node of the periodic tiling; position 0 holds their sum (the force carried
+    across the cut at the corner), positions 1 .. n-1 the other nodes, so position k is node
+    k counted from the top (left).  The periodic equilibrium makes these exact: right side ==
+    left side and top side == bottom side up to solver rounding, identical cells are fully
+    compatible, and the n values of a side sum to n times (C_hom eps) . e.
+
+    ``at="elements"``: sigma = scale_e D B u_e at the centre of each of the n boundary elements
+    along the side (= the element's average stress).  Not periodic: the elements of the first
+    and last column (row) differ, so a cell does not match its own periodic copy.
+
+    Both give D[:, k] . e everywhere on an all-solid cell.
+    """
+    arr = _check_cells(cells)
+    if at not in TRACTION_POINTS:
+        raise ValueError(f"at must be one of {TRACTION_POINTS}, got {at!r}")
+    if not 0 < void < 1:
+        raise ValueError(f"void must be a modulus ratio in (0, 1), got {void}")
+    single = arr.ndim == 2
+    solid = arr.astype(bool)
+    if single:
+        solid = solid[None]
+    N, H, W = solid.shape
+    if H != W:
+        raise ValueError(f"boundary_tractions needs square cells, got {H} x {W}")
+    dev = torch.device(device) if device is not None else default_device()
+    D = torch.as_tensor(elasticity_matrix(E, nu, plane), dtype=torch.float64, device=dev)
+    Ke = torch.as_tensor(element_stiffness(elasticity_matrix(E, nu, plane)), dtype=torch.float64, device=dev)
+    out = np.empty((N, 4, H, 3, 2))
+    size = batch_size or _default_batch(H, W, dev)
+    for start in range(0, N, size):
+        s = np.where(solid[start:start + size], 1.0, void)
+        scale = torch.as_tensor(s, dtype=torch.float64, device=dev)
+        _, ue = _periodic_solve(scale, Ke, displacements=True)
+        if at == "nodes":
+            t = _nodal_tractions(scale, Ke, ue)
+        else:
+            t = _element_tractions(_element_stresses(scale, D, ue))
+        out[start:start + size] = t.cpu().numpy()
+    return out[0] if single else out
+
+
+def _nodal_tractions(scale: torch.Tensor, Ke: torch.Tensor, ue: torch.Tensor) -> torch.Tensor:
+    """(B, 4, n, 3, 2) consistent nodal tractions from the element DOFs ue (B, H*W, 8, 3)."""
+    B, H, W = scale.shape
+    fe = torch.einsum("ij,bejk->beik", Ke, ue) * scale.reshape(B, H * W, 1, 1)
+    fe = fe.reshape(B, H, W, 4, 2, 3).transpose(-1, -2)  # [b, row, col, node, load, comp]
+    # Node k of a side: element k's node at it plus element k-1's (cyclically: the corner node
+    # 0 collects both ends of the side, which the periodic tiling identifies).
+    left = fe[:, :, 0, _TL] + fe[:, :, 0, _BL].roll(1, dims=1)
+    right = fe[:, :, -1, _TR] + fe[:, :, -1, _BR].roll(1, dims=1)
+    top = fe[:, 0, :, _TL] + fe[:, 0, :, _TR].roll(1, dims=1)
+    bottom = fe[:, -1, :, _BL] + fe[:, -1, :, _BR].roll(1, dims=1)
+    # f = K u is the external force holding the cell: sigma . n_out.  Turn to the fixed axes.
+    return torch.stack([-left, right, top, -bottom], dim=1)
+
+
+def _element_stresses(scale: torch.Tensor, D: torch.Tensor, ue: torch.Tensor) -> torch.Tensor:
+    """Element-centre stresses (B, H, W, 3, 3) [Voigt component, load case] of ue (B, H*W, 8, 3)."""
+    B, H, W = scale.shape
+    DB = D @ torch.as_tensor(strain_displacement(0.0, 0.0), dtype=D.dtype, device=D.device)
+    sigma = torch.einsum("ij,bejk->beik", DB, ue) * scale.reshape(B, H * W, 1, 1)
+    return sigma.reshape(B, H, W, 3, 3)
+
+
+def _element_tractions(sigma: torch.Tensor) -> torch.Tensor:
+    """(B, 4, n, 3, 2) sigma . e of the boundary elements from element stresses (B, H, W, 3, 3)."""
+    ex, ey = [0, 2], [2, 1]  # Voigt rows of sigma . e_x = (s_xx, s_xy) and sigma . e_y = (s_xy, s_yy)
+    sides = [sigma[:, :, 0][..., ex, :], sigma[:, :, -1][..., ex, :],
+             sigma[:, 0, :][..., ey, :], sigma[:, -1, :][..., ey, :]]
+    return torch.stack(sides, dim=1).transpose(-1, -2)

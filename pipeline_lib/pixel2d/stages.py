@@ -17,6 +17,8 @@ from pipeline_lib.digest import binary_digests as digests
 from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.pixel2d import perturb as pt
 from pipeline_lib.pixel2d.defects import COUNTERS, fix_defects
+from pipeline_lib.pixel2d.multiscale import (  # noqa: F401  (entry points of the multiscale design)
+    design_assemble, design_macro, design_summary, design_verify, feasibility)
 from pipeline_lib.pixel2d.properties import PROPERTIES, properties
 
 # torch (through simp and homogenize) is imported inside the two stages that solve, not here:
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 # the entry points `python -m pipeline_lib run pixel2d.<name>` runs
 STAGES = (
     "seeds", "initial_candidates", "perturb", "homogenize_shard", "collect_iteration", "database",
-    "figures", "train")
+    "figures", "train", "feasibility", "design_macro", "design_assemble", "design_verify", "design_summary")
 
 
 def seeds(out: Path, *, shard: int, cfg: dict, seed: int) -> None:

@@ -204,12 +204,13 @@ def render_voxels(cells: np.ndarray, out: str | os.PathLike, *, titles: Sequence
     return _gallery(list(np.asarray(cells)), draw, out, titles, ncol, window)
 
 
-def export_voxels(cell: np.ndarray, path: str | os.PathLike) -> Path:
+def export_voxels(cell: np.ndarray, path: str | os.PathLike, spacing=None) -> Path:
     """One voxel unit for other tools: ``.stl`` for printing/CAD, ``.vti``/``.vtu`` for ParaView.
 
     The STL is the marching-cubes surface of the cell padded by one empty voxel, so it is closed
     and its solid ends exactly on the faces of [0, 1]^3 (copies tile the periodic material).
-    ``.vti`` keeps every voxel with cell data 'solid'; ``.vtu`` only the solid voxels."""
+    ``.vti`` keeps every voxel with cell data 'solid'; ``.vtu`` only the solid voxels.
+    ``spacing`` (3,) sets the voxel size (default: 1 / shape, a unit cube)."""
     pv = _pv()
     path = Path(path)
     suffix = path.suffix.lower()
@@ -217,7 +218,8 @@ def export_voxels(cell: np.ndarray, path: str | os.PathLike) -> Path:
     if suffix == ".stl":
         cell = (np.asarray(cell) != 0).astype(np.float32)
         n = np.array(cell.shape)
-        padded = pv.ImageData(dimensions=n + 2, spacing=1.0 / n, origin=-0.5 / n)  # points = voxel centres
+        h = 1.0 / n if spacing is None else np.asarray(spacing, float)
+        padded = pv.ImageData(dimensions=n + 2, spacing=h, origin=-0.5 * h)  # points = voxel centres
         padded.point_data["solid"] = np.pad(cell, 1).ravel(order="F")
         mesh = padded.contour([0.5], scalars="solid").triangulate().clean()
     elif suffix == ".vti":

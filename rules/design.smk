@@ -1,0 +1,138 @@
+# Two-stage multiscale design of pixel2d structures (paper 000, section 5; pipeline_lib.pixel2d.multiscale):
+# data/pixel2d/design/feasibility.h5          signed distance field of the database's property cloud
+# data/pixel2d/design/<case>/macro.h5         stage 1: the macro property distribution
+# data/pixel2d/design/<case>/assembly.h5      stage 2: candidate cells, MRF costs and labellings
+# data/pixel2d/design/<case>/design.h5        stage 3: the structure, its BCs, targets, material, fine-scale result
+# data/pixel2d/design/summary.json            every case of pixel2d.design.run, with wall times
+# A case is config data (pixel2d.design.cases.<name>); one not in `run` is made by naming its design.h5.
+DESIGN = "data/pixel2d/design"
+
+
+def design_cfg(case, *sections):
+    """What one stage of one case depends on: the case and the named design sections."""
+    d = config["pixel2d"]["design"]
+    if case not in d["cases"]:
+        raise WorkflowError(f"pixel2d.design.cases has no case {case!r}; known: {', '.join(sorted(d['cases']))}")
+    return json.dumps(dict({"case": d["cases"][case]}, **{s: d[s] for s in sections}), sort_keys=True)
+
+
+def design_space(case):
+    return config["pixel2d"]["design"]["cases"][case].get("space", "database")
+
+
+rule pixel2d_feasibility:
+    input:
+        f"{P2}/database.h5",
+    output:
+        out=f"{DESIGN}/feasibility.h5",
+        figure=f"{DESIGN}/feasibility.png",
+    params:
+        cfg=json.dumps(config["pixel2d"]["design"]["feasibility"], sort_keys=True),
+    log:
+        f"{P2}/logs/design_feasibility.log",
+    threads: threads_of("pixel2d_feasibility")
+    resources:
+        **resources_of("pixel2d_feasibility"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("pixel2d.feasibility", "--db {input} --out {output.out} --figure {output.figure} --cfg {params.cfg:q}")
+
+
+rule pixel2d_design_macro:
+    input:
+        db=f"{P2}/database.h5",
+        space=lambda w: f"{DESIGN}/feasibility.h5" if design_space(w.case) == "database"
+        else f"{P2}/latent/families.h5",
+    output:
+        out=f"{DESIGN}/{{case}}/macro.h5",
+        figure=f"{DESIGN}/{{case}}/fig16d_properties.png",
+    params:
+        cfg=lambda w: design_cfg(w.case, "macro"),
+        space=lambda w: "--feasibility" if design_space(w.case) == "database" else "--families",
+    log:
+        f"{P2}/logs/design_{{case}}_macro.log",
+    threads: threads_of("pixel2d_design_macro")
+    resources:
+        **resources_of("pixel2d_design_macro"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("pixel2d.design_macro", "--db {input.db} {params.space} {input.space} --out {output.out} "
+              "--figure {output.figure} --case {wildcards.case} --cfg {params.cfg:q}", check=False)
+
+
+rule pixel2d_design_assemble:
+    input:
+        db=f"{P2}/database.h5",
+        model=f"{P2}/model/model.h5",
+        latent=f"{P2}/model/latent.h5",
+        macro=f"{DESIGN}/{{case}}/macro.h5",
+    output:
+        out=f"{DESIGN}/{{case}}/assembly.h5",
+        figure=f"{DESIGN}/{{case}}/mrf_convergence.png",
+    params:
+        cfg=lambda w: design_cfg(w.case, "assembly", "mrf"),
+        seed=config["seed"],
+    log:
+        f"{P2}/logs/design_{{case}}_assemble.log",
+    threads: threads_of("pixel2d_design_assemble")
+    resources:
+        **resources_of("pixel2d_design_assemble"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("pixel2d.design_assemble", "--db {input.db} --model {input.model} --latent {input.latent} "
+              "--macro {input.macro} --out {output.out} --figure {output.figure} --case {wildcards.case} "
+              "--cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule pixel2d_design_verify:
+    input:
+        db=f"{P2}/database.h5",
+        macro=f"{DESIGN}/{{case}}/macro.h5",
+        assembly=f"{DESIGN}/{{case}}/assembly.h5",
+    output:
+        out=f"{DESIGN}/{{case}}/design.h5",
+        structure_figure=f"{DESIGN}/{{case}}/structure.png",
+        deformed_figure=f"{DESIGN}/{{case}}/fig16c_deformed.png",
+        summary=f"{DESIGN}/{{case}}/summary.json",
+    params:
+        cfg=lambda w: design_cfg(w.case, "solver"),
+    log:
+        f"{P2}/logs/design_{{case}}_verify.log",
+    threads: threads_of("pixel2d_design_verify")
+    resources:
+        **resources_of("pixel2d_design_verify"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("pixel2d.design_verify", "--db {input.db} --macro {input.macro} --assembly {input.assembly} "
+              "--out {output.out} --structure-figure {output.structure_figure} "
+              "--deformed-figure {output.deformed_figure} --summary {output.summary} --case {wildcards.case} "
+              "--cfg {params.cfg:q}")
+
+
+def design_all():
+    run = config["pixel2d"]["design"]["run"]
+    for case in run:
+        design_cfg(case)  # an unknown case fails the parse, naming it
+    return [f"{DESIGN}/summary.json"] + [
+        f"{DESIGN}/{c}/{f}" for c in run for f in ("design.h5", "structure.png", "fig16c_deformed.png",
+                                                    "fig16d_properties.png", "mrf_convergence.png")]
+
+
+rule pixel2d_design_summary:
+    input:
+        [f"{DESIGN}/{c}/summary.json" for c in config["pixel2d"]["design"]["run"]],
+    output:
+        f"{DESIGN}/summary.json",
+    log:
+        f"{P2}/logs/design_summary.log",
+    threads: threads_of("pixel2d_design_summary")
+    resources:
+        **resources_of("pixel2d_design_summary"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("pixel2d.design_summary", "--parts {input} --out {output}")
