@@ -40,7 +40,8 @@ def make_cells(n: int, size: int = CELL, seed: int = 0) -> np.ndarray:
 
     rng = np.random.default_rng(seed)
     f2 = np.fft.fftfreq(size)[:, None] ** 2 + np.fft.fftfreq(size)[None, :] ** 2
-    f = np.fft.ifft2(np.fft.fft2(rng.standard_normal((n, size, size))) * np.exp(-0.5 * (2 * np.pi) ** 2 * f2 * 16.0)).real
+    smooth = np.exp(-0.5 * (2 * np.pi) ** 2 * f2 * 16.0)  # Gaussian filter, 4-pixel correlation length
+    f = np.fft.ifft2(np.fft.fft2(rng.standard_normal((n, size, size))) * smooth).real
     f = mirror.symmetrize(f, 2)
     t = np.array([np.quantile(c, q) for c, q in zip(f, rng.uniform(0.3, 0.6, n))])
     cells, keep, _ = fix_defects(f > t[:, None, None])

@@ -135,3 +135,28 @@ def stage(name, *args, check=True):
         "OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} OPENBLAS_NUM_THREADS={threads} "
         f"python -m pipeline_lib run {name} {args} --threads {{threads}} > {{log}} 2>&1"
     )
+
+
+# The multiscale design (rules/design.smk): one set of rules per case, cases are config data.
+DESIGN = "data/pixel2d/design"
+
+
+def design_cfg(case, *sections):
+    """What one stage of one case depends on: the case and the named design sections."""
+    d = config["pixel2d"]["design"]
+    if case not in d["cases"]:
+        raise WorkflowError(f"pixel2d.design.cases has no case {case!r}; known: {', '.join(sorted(d['cases']))}")
+    return json.dumps(dict({"case": d["cases"][case]}, **{s: d[s] for s in sections}), sort_keys=True)
+
+
+def design_space(case):
+    return config["pixel2d"]["design"]["cases"][case].get("space", "database")
+
+
+def design_all():
+    run = config["pixel2d"]["design"]["run"]
+    for case in run:
+        design_cfg(case)  # an unknown case fails the parse, naming it
+    return [f"{DESIGN}/summary.json"] + [
+        f"{DESIGN}/{c}/{f}" for c in run for f in ("design.h5", "structure.png", "fig16c_deformed.png",
+                                                    "fig16d_properties.png", "mrf_convergence.png")]

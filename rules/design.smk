@@ -5,19 +5,6 @@
 # data/pixel2d/design/<case>/design.h5        stage 3: the structure, its BCs, targets, material, fine-scale result
 # data/pixel2d/design/summary.json            every case of pixel2d.design.run, with wall times
 # A case is config data (pixel2d.design.cases.<name>); one not in `run` is made by naming its design.h5.
-DESIGN = "data/pixel2d/design"
-
-
-def design_cfg(case, *sections):
-    """What one stage of one case depends on: the case and the named design sections."""
-    d = config["pixel2d"]["design"]
-    if case not in d["cases"]:
-        raise WorkflowError(f"pixel2d.design.cases has no case {case!r}; known: {', '.join(sorted(d['cases']))}")
-    return json.dumps(dict({"case": d["cases"][case]}, **{s: d[s] for s in sections}), sort_keys=True)
-
-
-def design_space(case):
-    return config["pixel2d"]["design"]["cases"][case].get("space", "database")
 
 
 rule pixel2d_feasibility:
@@ -111,15 +98,6 @@ rule pixel2d_design_verify:
               "--out {output.out} --structure-figure {output.structure_figure} "
               "--deformed-figure {output.deformed_figure} --summary {output.summary} --case {wildcards.case} "
               "--cfg {params.cfg:q}")
-
-
-def design_all():
-    run = config["pixel2d"]["design"]["run"]
-    for case in run:
-        design_cfg(case)  # an unknown case fails the parse, naming it
-    return [f"{DESIGN}/summary.json"] + [
-        f"{DESIGN}/{c}/{f}" for c in run for f in ("design.h5", "structure.png", "fig16c_deformed.png",
-                                                    "fig16d_properties.png", "mrf_convergence.png")]
 
 
 rule pixel2d_design_summary:

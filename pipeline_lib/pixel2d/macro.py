@@ -143,13 +143,16 @@ class MacroResult:
 
 def optimize(problem: MacroProblem, to_properties: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
              x0: np.ndarray, *, feasibility: Callable | None = None, beta: float = 50.0, max_iter: int = 500,
-             tol: float = 1e-3, move: float = 0.2) -> MacroResult:
+             tol: float = 1e-3, move: float = 0.2, stall: int = 10) -> MacroResult:
     """MMA over x in [0, 1]^(E, m): ``to_properties(x) -> (P (E, 4), dP/dx (E, 4, m))`` maps the
     design variables to properties (a box for the full database, the gradation for a family);
     ``feasibility(P) -> (phi (E,), dphi/dP (E, 4))`` is the signed distance (positive inside),
     aggregated into one constraint by the Heaviside-projection integral of Eq. 11:
-    mean_e S(-phi_e) <= 1 / E.  Stops when no variable moves by more than ``tol`` or after
-    ``max_iter`` iterations (the paper's criteria)."""
+    mean_e S(-phi_e) <= 1 / E.  Stops after ``max_iter`` iterations or when no variable moves by
+    more than ``tol`` (the paper's criteria) and the objective fell by less than the fraction ``tol``
+    over the last ``stall`` iterations: GCMMA's conservative steps can be small while the objective
+    still falls steadily (the smiley case fell from 0.56 to 0.18 in RRMSE through iterations whose
+    largest change was 4e-4)."""
     E = problem.elements
     x = np.clip(np.asarray(x0, float).reshape(E, -1), 0, 1)
     m = x.shape[1]
@@ -184,7 +187,9 @@ def optimize(problem: MacroProblem, to_properties: Callable[[np.ndarray], tuple[
         change = float(np.abs(state.x - old).max())
         hist["change"].append(change)
         hist["evaluations"].append(n_eval)
-        if change < tol:
+        F_hist = hist["objective"]
+        stalled = len(F_hist) > stall and F_hist[-1 - stall] - F_hist[-1] < tol * F_hist[-1 - stall]
+        if change < tol and stalled:
             break
     P, _ = to_properties(state.x.reshape(E, m))
     u = problem.solve(P)

@@ -16,11 +16,11 @@ Solvers (``solve(..., solver=)``), both on the same system (void pixels kept at 
 
 * ``"direct"``: SuperLU on the free DOFs in a geometric nested-dissection order of the grid
   (3x faster than SuperLU's own COLAMD / MMD orderings here), symmetric mode, no pivoting (K_ff is
-  SPD).  Memory grows like n log n: ~1.9 GB at 0.6 M DOFs, ~10 GB at 3 M.
+  SPD).  Peak memory grows like n log n: 1.7 GiB at 0.6 M DOFs, 8.9 GiB at 3 M.
 * ``"amg"``: CG preconditioned by pyamg smoothed aggregation (2 x 2 node blocks, rigid modes as
   near-null space, strength threshold 0.01 so that solid and void never share an aggregate), with
   the soft modes of solid parts that only void or single hinge nodes hold deflated exactly (see
-  :func:`solve`).  Memory is linear in n.
+  :func:`solve`).  Peak memory linear in n: 0.6 GiB at 0.6 M DOFs, 3.1 GiB at 3 M.
 * ``"auto"``: direct up to :data:`AUTO_DIRECT_MAX_DOFS` free DOFs, amg above.
 """
 from __future__ import annotations
@@ -33,13 +33,11 @@ from scipy import ndimage
 from pipeline_lib.fem.quad4 import elasticity_matrix, element_stiffness
 
 SOLVERS = ("auto", "direct", "amg")
-# Direct is faster than amg on this hardware up to the sizes measured (0.6 M DOFs: 8 s vs 15 s;
-# 3 M: ~70 s each), but its factor grows to ~10 GB at 3 M DOFs; above ~1 M DOFs (~3.5 GB) amg's
-# linear memory wins.  See benchmarks/structure_solve.py.
-AUTO_DIRECT_MAX_DOFS = 1_000_000
-# COO entries per assembly chunk (the whole grid has 64 per element): bounds assembly memory to
-# ~0.3 GB of COO triplets whatever the structure size.
-_CHUNK_ENTRIES = 1 << 24
+# Measured (benchmarks/structure_solve.py, 2 cores): direct is faster at both sizes but its
+# memory grows faster -- 0.6 M DOFs: direct 7.5 s / 1.7 GiB, amg 10.7 s / 0.6 GiB; 3 M DOFs:
+# direct 73 s / 8.9 GiB, amg 113 s / 3.1 GiB.  Direct up to 1.5 M free DOFs (~4.5 GiB), where
+# it is still ~1.3x faster; above, amg's third of the memory is worth its 1.5x time.
+AUTO_DIRECT_MAX_DOFS = 1_500_000
 _AMG_THETA = 0.01  # solid-void couplings have strength sqrt(void) << 0.01: kept apart
 _AMG_MAX_COARSE = 30_000
 _CG_MAXITER = 2000
@@ -101,29 +99,40 @@ def stiffness(structure, *, E: float = 1.0, nu: float = 0.3, plane: str = "stres
 
 
 def _assemble(ny: int, nx: int, scale: np.ndarray, Ke: np.ndarray) -> sp.csr_matrix:
+    """Global K in CSR straight from a per-node stencil, without COO triplets.
+
+    On a pixel grid every node couples to its 3 x 3 node neighbourhood, so K is a 18-entry
+    stencil per DOF row.  Each of the 16 (corner a, corner b) blocks of Ke is added to all pixels
+    at once through strided views, V[node of a, c, offset b - a, c'] += scale * Ke[a c, b c'];
+    the CSR arrays are then the stencil with the off-grid neighbours masked out (sorted,
+    duplicate-free).  No (n_el, 8, 8) triplets and no duplicate summation: measured at 3 M DOFs,
+    4.5 s and a peak of 2.2x the final matrix (1.3 GiB for 0.6 GiB).
+    """
+    W = nx + 1
+    nnode = (ny + 1) * W
+    s = scale.reshape(ny, nx, 1, 1)
+    V = np.zeros((ny + 1, W, 2, 3, 3, 2))  # (node i, node j, c, di + 1, dj + 1, c')
+    corners = ((1, 0), (1, 1), (0, 1), (0, 0))  # BL, BR, TR, TL relative to the pixel's TL node
+    for a, (ai, aj) in enumerate(corners):
+        for b, (bi, bj) in enumerate(corners):
+            block = Ke[2 * a:2 * a + 2, 2 * b:2 * b + 2]
+            V[ai:ai + ny, aj:aj + nx, :, bi - ai + 1, bj - aj + 1, :] += s * block
+    idx = np.int32 if 2 * nnode < 2**31 else np.int64
+    i, j = np.divmod(np.arange(nnode, dtype=idx), W)
+    di, dj, c2 = (g.ravel() for g in np.meshgrid([-1, 0, 1], [-1, 0, 1], [0, 1], indexing="ij"))
+    ii, jj = i[:, None] + di, j[:, None] + dj
+    valid = (ii >= 0) & (ii <= ny) & (jj >= 0) & (jj <= nx)
+    del ii, jj
+    cols = 2 * (np.arange(nnode, dtype=idx)[:, None] + (di * W + dj).astype(idx)) + c2.astype(idx)
+    valid = np.repeat(valid, 2, axis=0)  # both rows (c = 0, 1) of a node share its neighbours
+    cols = np.repeat(cols, 2, axis=0)
+    indptr = np.zeros(2 * nnode + 1, dtype=idx)
+    np.cumsum(valid.sum(axis=1), out=indptr[1:])
+    return sp.csr_matrix((V.reshape(2 * nnode, 18)[valid], cols[valid], indptr), shape=(2 * nnode, 2 * nnode))
+
+
+def _check_bcs(ny: int, nx: int, fixed_dofs, fixed_values, forces) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ndof = 2 * (ny + 1) * (nx + 1)
-    idx = np.int32 if ndof < 2**31 else np.int64  # int32 triplets halve the COO memory
-    rows_per_chunk = max(1, _CHUNK_ENTRIES // (64 * nx))
-    parts = []
-    for r0 in range(0, ny, rows_per_chunk):
-        r1 = min(ny, r0 + rows_per_chunk)
-        # Pixel rows r0..r1: the DOFs of a sub-grid shifted down by r0 node rows.
-        ed = element_dofs(r1 - r0, nx).astype(idx) + idx(2 * r0 * (nx + 1))
-        data = scale[r0 * nx:r1 * nx, None, None] * Ke
-        rows = np.broadcast_to(ed[:, :, None], data.shape).ravel()
-        cols = np.broadcast_to(ed[:, None, :], data.shape).ravel()
-        # tocsr sums the duplicates of the chunk; only the node row shared by two chunks repeats.
-        parts.append(sp.coo_matrix((data.ravel(), (rows, cols)), shape=(ndof, ndof)).tocsr())
-    if len(parts) == 1:
-        return parts[0]
-    coo = [p.tocoo() for p in parts]
-    del parts
-    return sp.coo_matrix((np.concatenate([c.data for c in coo]),
-                          (np.concatenate([c.row for c in coo]), np.concatenate([c.col for c in coo]))),
-                         shape=(ndof, ndof)).tocsr()
-
-
-def _check_bcs(ndof: int, fixed_dofs, fixed_values, forces) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     fd = np.asarray(fixed_dofs)
     if fd.ndim != 1 or fd.size == 0:
         raise ValueError("fixed_dofs must be a non-empty 1-D array of DOF numbers")
@@ -133,6 +142,18 @@ def _check_bcs(ndof: int, fixed_dofs, fixed_values, forces) -> tuple[np.ndarray,
         raise ValueError(f"fixed_dofs must lie in [0, {ndof}), got range [{fd.min()}, {fd.max()}]")
     if np.unique(fd).size != fd.size:
         raise ValueError("fixed_dofs contains duplicates")
+    # The grid is one connected body (void included): the fixed DOFs must stop its two
+    # translations and its rotation, else K_ff is singular and the solvers return garbage.
+    i, j = np.divmod(fd // 2, nx + 1)
+    c = fd % 2
+    R = np.zeros((fd.size, 3))
+    R[c == 0, 0] = R[c == 1, 1] = 1.0
+    L = max(ny, nx)  # pixel units scaled to the grid size: rotation comparable to translations
+    R[:, 2] = np.where(c == 0, -(ny / 2 - i) / L, (j - nx / 2) / L)
+    w = np.linalg.eigvalsh(R.T @ R)
+    if w[0] <= 1e-12 * w[-1]:
+        raise ValueError("fixed_dofs must stop the rigid motions of the structure "
+                         "(both translations and the rotation)")
     fv = np.asarray(fixed_values, dtype=float)
     if fv.ndim == 0:
         fv = np.full(fd.size, float(fv))
@@ -158,24 +179,32 @@ def solve(structure, fixed_dofs, fixed_values, *, E: float = 1.0, nu: float = 0.
 
     ``fixed_dofs`` (unique ints) take ``fixed_values`` (same length, or a scalar) exactly; they are
     eliminated, K_ff u_f = f_f - K_fc u_c.  ``forces`` are nodal (length ndof); entries at fixed
-    DOFs are ignored.  The fixed DOFs must remove the three rigid modes of the grid.  ``h`` sets the
-    node coordinates (the amg near-null space); ``info``, if given, is filled with the solver used,
-    DOF counts and, for amg, CG iterations and the number of deflated modes.
+    DOFs are ignored.  The fixed DOFs must stop the three rigid motions of the grid.  ``h`` is the
+    pixel side; K does not depend on it, so neither does the solution (it only places the nodes of
+    the amg near-null space): prescribed displacements and the result are in the length unit of
+    the caller's coordinates x = j h, y = (ny - i) h.  ``info``, if given, is filled with the
+    solver used, DOF counts and, for amg, CG iterations, AMG levels and deflated modes.
 
     Void pixels stay in the system at ``void * E`` on both paths, so floating solid islands and
     parts hinged at one node keep K_ff nonsingular; their motion is then set by the void filler.
 
-    amg and the void contrast (measured, 200 x 1500 bridge of 50-px cells with holes): with solid
-    and void kept out of common aggregates, AMG-CG converges on the full void = 1e-9 system in ~15
-    iterations, the same count as without void, and matches the direct solve to ~1e-7 relative at
-    rtol = 1e-8 -- except for parts held only through void or a single hinge node, whose soft modes
-    (stiffness ~void) the residual cannot see: CG left them off by ~1e-2.  Those modes are the
-    rigid motions of each 4-connected solid component that its own fixed DOFs do not stop; they
-    are deflated (balancing preconditioner with an exact coarse solve on them), after which they
-    too match direct to ~1e-7.  The alternative of a stiffer void for amg (1e-4) changes solid
-    displacements by 3e-4 relative and was rejected.  CG stops when the Jacobi-scaled residual,
-    |D^-1 r| <= rtol |D^-1 b|, which weighs void nodes like solid ones (a plain |r| would ignore
-    their error, scaled by void).
+    amg and the void contrast.  amg solves the same void = 1e-9 system as direct; no DOF is
+    dropped and no stiffer void is used.  Measured on the 200 x 1500 bridge of 50-px cells with
+    circular holes (max |u_amg - u_direct| at solid nodes / max |u|): with solid and void kept out
+    of common aggregates (strength threshold), AMG-CG converges in ~15 iterations, as without void,
+    to ~1e-7 at rtol = 1e-8 -- except on parts held only through void or at a single hinge node,
+    whose soft modes (stiffness ~void) the residual cannot see: CG left a hinged pixel off by
+    6e-3.  Those modes are the rigid motions of each 4-connected solid component that its own
+    fixed DOFs do not stop; they are deflated (balancing preconditioner, exact coarse solve on
+    them), after which they match direct to ~1e-7 too.  On structures of database-like cells the
+    difference at rtol = 1e-8 is 1.1e-6 (200 x 1500, 29 iterations) and 3e-5 (750 x 2000, 38
+    iterations; 3e-8 on the load-bearing part and 3e-6 on floating parts at rtol = 1e-10): the
+    error is the CG tolerance times the conditioning of a long structure, not the void.  The
+    rejected alternatives: a stiffer void (1e-4) for amg moves solid displacements by 3e-4;
+    solving solid-touching DOFs first and void-only DOFs after (dropping the O(void) coupling) is
+    off by ~1e-5, amplified by the same conditioning.  CG stops on the Jacobi-scaled residual,
+    |D^-1 r| <= rtol |D^-1 b|, which weighs the error at void nodes like that at solid ones (in
+    |r| it is scaled down by void).
     """
     solid = _check_structure(structure)
     if solver not in SOLVERS:
@@ -186,7 +215,7 @@ def solve(structure, fixed_dofs, fixed_values, *, E: float = 1.0, nu: float = 0.
         raise ValueError(f"h must be positive, got {h}")
     ny, nx = solid.shape
     ndof = 2 * (ny + 1) * (nx + 1)
-    fd, fv, f = _check_bcs(ndof, fixed_dofs, fixed_values, forces)
+    fd, fv, f = _check_bcs(ny, nx, fixed_dofs, fixed_values, forces)
     scale = _element_scale(solid, void)
     Ke = _element_matrix(E, nu, plane)
 
@@ -308,6 +337,7 @@ def _amg(K: sp.csr_matrix, free: np.ndarray, b: np.ndarray, solid: np.ndarray, n
     A.eliminate_zeros()
     rhs = np.where(fixed, 0.0, b)
 
+    # Aggregation fits B per aggregate by QR, so the length unit of xy does not matter.
     xy = node_coordinates(ny, nx, h)
     d = xy - xy.mean(axis=0)
     B = np.zeros((A.shape[0], 3))  # rigid modes: translations, rotation about the centre
@@ -339,10 +369,11 @@ def _amg(K: sp.csr_matrix, free: np.ndarray, b: np.ndarray, solid: np.ndarray, n
         Ef = spla.splu((Z.T @ AZ).tocsc())
         ZT, AZT = Z.T.tocsr(), AZ.T.tocsr()
 
+        # M r = Q r + (I - Q A) M0 (I - A Q) r with Q = Z E^-1 Z^T, E = Z^T A Z.
         def precond(r: np.ndarray) -> np.ndarray:
-            q = Z @ Ef.solve(ZT @ r)
-            y = M0 @ (r - AZ @ Ef.solve(ZT @ r))
-            return y - Z @ Ef.solve(AZT @ y) + q
+            e = Ef.solve(ZT @ r)
+            y = M0 @ (r - AZ @ e)
+            return y - Z @ Ef.solve(AZT @ y) + Z @ e
     else:
         def precond(r: np.ndarray) -> np.ndarray:
             return M0 @ r

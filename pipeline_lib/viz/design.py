@@ -103,7 +103,7 @@ def deformed(structure: np.ndarray, u: np.ndarray, cell: int, points: tuple, cur
               "fine": dict(color="k", marker="o", ms=3, lw=0),
               "baseline": dict(color="tab:orange", marker="x", ms=3, lw=0)}
     for name, d in curves.items():
-        st = styles.get(name.split()[0], {})
+        st = next((v for k, v in styles.items() if name.startswith(k)), {})
         if name == "target" or name.startswith("fine"):
             ax.plot(x0 + mag * np.where(comp == 0, d, 0), y0 + mag * np.where(comp == 1, d, 0), label=name, **st)
         bx.plot(x0, d, label=name, **st)
