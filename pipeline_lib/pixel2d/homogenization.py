@@ -185,6 +185,17 @@ def _check_cells(cells) -> np.ndarray:
     return arr
 
 
+def _prepare(cells, void: float, device):
+    """Checked cells as a (N, H, W) bool array, whether one cell was given, and the device."""
+    arr = _check_cells(cells)
+    if not 0 < void < 1:
+        raise ValueError(f"void must be a modulus ratio in (0, 1), got {void}")
+    solid = arr.astype(bool)
+    single = arr.ndim == 2
+    dev = torch.device(device) if device is not None else default_device()
+    return (solid[None] if single else solid), single, dev
+
+
 def homogenize(cells, *, E=1.0, nu=0.3, plane="stress", void=1e-9) -> np.ndarray:
     """Effective stiffness of binary pixel cells under periodic boundary conditions.
 
@@ -199,17 +210,10 @@ def homogenize(cells, *, E=1.0, nu=0.3, plane="stress", void=1e-9) -> np.ndarray
 def homogenize_cells(cells, *, E=1.0, nu=0.3, plane="stress", void=1e-9, method="auto",
                      batch_size: int | None = None, device: str | torch.device | None = None) -> np.ndarray:
     """:func:`homogenize` with control over the solve path, batch size and device."""
-    arr = _check_cells(cells)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not 0 < void < 1:
-        raise ValueError(f"void must be a modulus ratio in (0, 1), got {void}")
-    single = arr.ndim == 2
-    solid = arr.astype(bool)
-    if single:
-        solid = solid[None]
+    solid, single, dev = _prepare(cells, void, device)
     N, H, W = solid.shape
-    dev = torch.device(device) if device is not None else default_device()
     Ke = torch.as_tensor(element_matrix(E, nu, plane), dtype=torch.float64, device=dev)
     if method == "auto":  # a quarter needs two elements at least (the tree merges pairs)
         quarter_ok = mirror.is_mirror_symmetric(solid, 2) & ((H // 2) * (W // 2) >= 2)
@@ -287,19 +291,12 @@ def boundary_tractions(cells, *, E=1.0, nu=0.3, plane="stress", void=1e-9, at="n
 
     Both give D[:, k] . e everywhere on an all-solid cell.
     """
-    arr = _check_cells(cells)
     if at not in TRACTION_POINTS:
         raise ValueError(f"at must be one of {TRACTION_POINTS}, got {at!r}")
-    if not 0 < void < 1:
-        raise ValueError(f"void must be a modulus ratio in (0, 1), got {void}")
-    single = arr.ndim == 2
-    solid = arr.astype(bool)
-    if single:
-        solid = solid[None]
+    solid, single, dev = _prepare(cells, void, device)
     N, H, W = solid.shape
     if H != W:
         raise ValueError(f"boundary_tractions needs square cells, got {H} x {W}")
-    dev = torch.device(device) if device is not None else default_device()
     D = torch.as_tensor(elasticity_matrix(E, nu, plane), dtype=torch.float64, device=dev)
     Ke = torch.as_tensor(element_stiffness(elasticity_matrix(E, nu, plane)), dtype=torch.float64, device=dev)
     out = np.empty((N, 4, H, 3, 2))
