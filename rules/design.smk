@@ -90,7 +90,7 @@ rule pixel2d_design_verify:
         f"{P2}/logs/design_{{case}}_verify.log",
     threads: threads_of("pixel2d_design_verify")
     resources:
-        **resources_of("pixel2d_design_verify"),
+        **dict(resources_of("pixel2d_design_verify"), mem_mb=lambda w: design_verify_mem_mb(w.case)),
     conda:
         "../envs/metagen.yaml"
     shell:
