@@ -5,13 +5,17 @@ import pytest
 from pipeline_lib.optim.mma import init_state, mma_step
 
 
-def test_reaches_the_analytic_optimum_of_a_constrained_separable_problem():
-    # min sum c_j / x_j  s.t.  sum x_j <= V, 0.01 <= x <= 1  ->  x_j = V sqrt(c_j) / sum sqrt(c)
+def _separable(B, n):
+    """min sum c_j / x_j  s.t.  sum x_j <= V, 0.01 <= x <= 1  ->  x_j = V sqrt(c_j) / sum sqrt(c)."""
     rng = np.random.default_rng(3)
-    B, n = 5, 200
     c = rng.uniform(0.5, 2.0, (B, n))
     V = rng.uniform(0.2, 0.4, B) * n
-    x_opt = V[:, None] * np.sqrt(c) / np.sqrt(c).sum(1, keepdims=True)
+    return c, V, V[:, None] * np.sqrt(c) / np.sqrt(c).sum(1, keepdims=True)
+
+
+def test_reaches_the_analytic_optimum_of_a_constrained_separable_problem():
+    B, n = 5, 200
+    c, V, x_opt = _separable(B, n)
     assert x_opt.max() < 1 and x_opt.min() > 0.01  # optimum is interior to the bounds
     s = init_state(np.full((B, n), 0.5))
     for _ in range(60):
@@ -69,11 +73,8 @@ def test_gcmma_descends_monotonically_to_the_minimum_of_a_strongly_coupled_funct
 def test_gcmma_finds_the_same_constrained_optimum_as_mma():
     from pipeline_lib.optim.mma import gcmma_step
 
-    rng = np.random.default_rng(3)
     B, n = 3, 40
-    c = rng.uniform(0.5, 2.0, (B, n))
-    V = rng.uniform(0.2, 0.4, B) * n
-    x_opt = V[:, None] * np.sqrt(c) / np.sqrt(c).sum(1, keepdims=True)
+    c, V, x_opt = _separable(B, n)
     s, rho = init_state(np.full((B, n), 0.5)), None
     for _ in range(80):
         x = s.x

@@ -6,6 +6,7 @@ import pytest
 from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.pixel2d import macro
 from pipeline_lib.pixel2d.properties import properties
+from pipeline_lib.pixel2d.structure import dof
 
 
 def _boundary(H, W):
@@ -19,24 +20,24 @@ def test_a_uniform_isotropic_mesh_reproduces_an_affine_field_exactly():
     P = np.tile(properties(elasticity_matrix(1.0, nu, "stress")), (H * W, 1))
     bi, bj, ii, ij = _boundary(H, W)
     x, y = bj.astype(float), (H - bi).astype(float)
-    dofs = np.concatenate([macro.node_dof(bi, bj, 0, W), macro.node_dof(bi, bj, 1, W)])
+    dofs = np.concatenate([dof(bi, bj, 0, W), dof(bi, bj, 1, W)])
     vals = np.concatenate([eps * x, -nu * eps * y])
-    tdofs = macro.node_dof(ii, ij, 1, W)
+    tdofs = dof(ii, ij, 1, W)
     prob = macro.MacroProblem(H, W, dofs, vals, tdofs, -nu * eps * (H - ii) + 1.0)
     u = prob.solve(P)
-    np.testing.assert_allclose(u[macro.node_dof(ii, ij, 0, W)], eps * ij, atol=1e-12)
+    np.testing.assert_allclose(u[dof(ii, ij, 0, W)], eps * ij, atol=1e-12)
     np.testing.assert_allclose(u[tdofs], -nu * eps * (H - ii), atol=1e-12)
 
 
 def _cantilever(H=3, W=6):
     """Clamped left edge, right edge pushed left; tracked: u_y along the top edge."""
     i = np.arange(H + 1)
-    left = np.concatenate([macro.node_dof(i, 0, 0, W), macro.node_dof(i, 0, 1, W)])
-    right = np.concatenate([macro.node_dof(i, W, 0, W), macro.node_dof(i, W, 1, W)])
+    left = np.concatenate([dof(i, 0, 0, W), dof(i, 0, 1, W)])
+    right = np.concatenate([dof(i, W, 0, W), dof(i, W, 1, W)])
     fixed = np.concatenate([left, right])
     values = np.concatenate([np.zeros(len(left)), np.full(H + 1, -0.1 * W), np.zeros(H + 1)])
     j = np.arange(1, W)
-    t = macro.node_dof(0, j, 1, W)
+    t = dof(0, j, 1, W)
     target = 0.05 * (1 - np.cos(2 * np.pi * j / W)) / 2
     return macro.MacroProblem(H, W, fixed, values, t, target)
 

@@ -75,7 +75,7 @@ class Case:
         """(fixed DOFs, values) on the mesh of n pixels per cell (n = 1: the macro mesh); DOF
         2 (i (n W + 1) + j) + c.  A DOF named twice keeps its last value."""
         i, j, x, y = self._nodes(n)
-        dofs = {}
+        dofs, vals = [], []
         for k, spec in enumerate(self.fixed):
             what = f"case {self.name}: fixed[{k}]"
             unknown = set(spec) - {"where", "ux", "uy"}
@@ -86,17 +86,17 @@ class Case:
                 raise ValueError(f"{what}: 'where: {spec['where']}' selects no node")
             for comp, c in COMPONENTS.items():
                 if comp in spec:
-                    v = evaluate(spec[comp], x, y, self.rows, self.cols, what)[on]
-                    for d, val in zip(2 * (i[on] * (self.cols * n + 1) + j[on]) + c, v):
-                        dofs[int(d)] = float(val)
-        d = np.array(sorted(dofs), np.int64)
-        return d, np.array([dofs[k] for k in d])
+                    dofs.append(2 * (i[on] * (self.cols * n + 1) + j[on]) + c)
+                    vals.append(evaluate(spec[comp], x, y, self.rows, self.cols, what)[on].astype(float))
+        d, v = np.concatenate(dofs)[::-1], np.concatenate(vals)[::-1]
+        d, last = np.unique(d, return_index=True)  # the first in reverse order: the last named
+        return d.astype(np.int64), v[last]
 
     def tracked(self, n: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(DOFs on the mesh of n pixels per cell, targets, macro DOFs) of the tracked macro nodes,
         less those prescribed."""
         i, j, x, y = self._nodes(1)
-        fixed = set(self.prescribed(1)[0].tolist())
+        fixed = self.prescribed(1)[0]
         macro, target = [], []
         for k, spec in enumerate(self.track):
             what = f"case {self.name}: track[{k}]"
@@ -105,7 +105,7 @@ class Case:
             on = np.flatnonzero(np.asarray(evaluate(spec["where"], x, y, self.rows, self.cols, what), bool))
             t = evaluate(spec["target"], x, y, self.rows, self.cols, what)
             dof = 2 * (i[on] * (self.cols + 1) + j[on]) + COMPONENTS[spec["component"]]
-            keep = np.array([d not in fixed for d in dof], bool)
+            keep = ~np.isin(dof, fixed)
             macro.append(dof[keep])
             target.append(t[on][keep])
         macro_dofs, target = np.concatenate(macro), np.concatenate(target)

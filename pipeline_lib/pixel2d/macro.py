@@ -33,6 +33,7 @@ from scipy.sparse.linalg import splu
 
 from pipeline_lib.fem.quad4 import element_stiffness
 from pipeline_lib.optim.mma import gcmma_step, init_state
+from pipeline_lib.pixel2d.structure import element_dofs
 
 _UNIT = np.zeros((4, 3, 3))
 _UNIT[0, 0, 0] = 1.0  # C11
@@ -40,17 +41,6 @@ _UNIT[1, 0, 1] = _UNIT[1, 1, 0] = 1.0  # C12, both entries
 _UNIT[2, 1, 1] = 1.0  # C22
 _UNIT[3, 2, 2] = 1.0  # C33
 BASIS = np.stack([element_stiffness(D) for D in _UNIT])  # (4, 8, 8)
-
-
-def element_dofs(H: int, W: int) -> np.ndarray:
-    """(H W, 8) DOFs of each element (row-major from the top left), node order BL, BR, TR, TL."""
-    r, s = np.divmod(np.arange(H * W), W)
-    nodes = np.stack([(r + 1) * (W + 1) + s, (r + 1) * (W + 1) + s + 1, r * (W + 1) + s + 1, r * (W + 1) + s], 1)
-    return (2 * nodes[:, :, None] + np.arange(2)).reshape(-1, 8)
-
-
-def node_dof(i, j, c, W: int):
-    return 2 * (np.asarray(i) * (W + 1) + np.asarray(j)) + np.asarray(c)
 
 
 @dataclass
@@ -167,8 +157,7 @@ def optimize(problem: MacroProblem, to_properties: Callable[[np.ndarray], tuple[
     def evaluate(xb):  # true objective and constraint at a GCMMA trial point
         P, _ = to_properties(xb.reshape(E, m))
         u = problem.solve(P)
-        r = u[problem.target_dofs] - problem.target_values
-        return np.array([r @ r / (problem.target_values @ problem.target_values)]), np.array([constraint(P)[0]])
+        return np.array([problem.rrmse(u) ** 2]), np.array([constraint(P)[0]])
 
     state, rho = init_state(x.reshape(1, -1)), None
     hist = {"objective": [], "constraint": [], "change": [], "evaluations": []}

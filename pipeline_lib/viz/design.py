@@ -8,21 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from pipeline_lib.pixel2d.properties import PROPERTIES
-from pipeline_lib.viz.plots import save_atomic
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from pipeline_lib.viz.plots import plt, save_atomic
 
 
 def property_maps(C: np.ndarray, out: str | os.PathLike, *, title: str, history: dict | None = None) -> Path:
     """C11..C33 over the H x W mesh (Fig. 16d), with the optimizer's history beside them."""
-    plt = _plt()
     H, W, _ = C.shape
     n = 5 if history else 4
     fig, axes = plt.subplots(n, 1, figsize=(max(6, 0.25 * W + 2), n * max(1.6, 0.22 * H + 1)), squeeze=False)
@@ -44,7 +34,6 @@ def property_maps(C: np.ndarray, out: str | os.PathLike, *, title: str, history:
 
 
 def mrf_convergence(history: dict, out: str | os.PathLike, *, title: str) -> Path:
-    plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for key, label in (("dd_energy", "DD-MRF best energy"), ("dd_lower_bound", "DD-MRF lower bound"),
                        ("bp_energy", "loopy BP best energy")):
@@ -64,7 +53,6 @@ def mrf_convergence(history: dict, out: str | os.PathLike, *, title: str) -> Pat
 
 def structure(structures: dict[str, np.ndarray], out: str | os.PathLike, *, title: str, cell: int) -> Path:
     """Assembled structures, black = solid, with the cell grid."""
-    plt = _plt()
     ny, nx = next(iter(structures.values())).shape
     fig, axes = plt.subplots(len(structures), 1, figsize=(min(16, max(6, nx / 60)), len(structures) * min(8, max(2, ny / 60 + 0.8))),
                              squeeze=False)
@@ -83,7 +71,6 @@ def deformed(structure: np.ndarray, u: np.ndarray, cell: int, points: tuple, cur
     tracked points moved by the target and by the fine-scale result (Fig. 16c).  Bottom: each
     tracked displacement against x: target, macro, fine-scale FE, baseline.  ``points`` = (x, y,
     component) of the tracked DOFs; ``curves``: name -> displacement of each tracked DOF."""
-    plt = _plt()
     ny, nx = structure.shape
     x0, y0, comp = points
     target = curves["target"]
@@ -119,7 +106,6 @@ def deformed(structure: np.ndarray, u: np.ndarray, cell: int, points: tuple, cur
 
 def feasibility_slices(field, points: np.ndarray, out: str | os.PathLike) -> Path:
     """phi = 0 contours on the six coordinate planes through the cloud's median, over the points."""
-    plt = _plt()
     med = np.median(points, axis=0)
     lo, hi = field.bounds
     pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
