@@ -213,6 +213,16 @@ def write(path: str | os.PathLike, kind: str, arrays: Mapping[str, Any], *, conf
     return path
 
 
+def _datasets(h5: h5py.File, schema: Schema) -> dict[str, h5py.Dataset]:
+    """The root's datasets and the schema's fields inside groups (a field may be named
+    ``group/name``, as h5py names it)."""
+    out = {k: v for k, v in h5.items() if isinstance(v, h5py.Dataset)}
+    for f in schema.fields:
+        if "/" in f.name and f.name in h5 and isinstance(h5[f.name], h5py.Dataset):
+            out[f.name] = h5[f.name]
+    return out
+
+
 @contextmanager
 def open_artifact(path: str | os.PathLike, kind: str | Sequence[str] | None = None) -> Iterator[h5py.File]:
     """Open an artifact read-only after checking its kind, schema version, datasets and shapes.
@@ -239,7 +249,7 @@ def open_artifact(path: str | os.PathLike, kind: str | Sequence[str] | None = No
         version = int(h5.attrs.get("schema_version", -1))
         if version != schema.version:
             raise ArtifactError(path, f"schema version {version} of {got!r}, this code reads version {schema.version}")
-        _validate_arrays(path, schema, {k: v for k, v in h5.items() if isinstance(v, h5py.Dataset)})
+        _validate_arrays(path, schema, _datasets(h5, schema))
         yield h5
     finally:
         h5.close()
@@ -252,7 +262,7 @@ def read(path: str | os.PathLike, kind: str | Sequence[str] | None = None,
     with open_artifact(path, kind) as h5:
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
         arrays = {}
-        for name in (names if names is not None else [k for k, v in h5.items() if isinstance(v, h5py.Dataset)]):
+        for name in (names if names is not None else list(_datasets(h5, schema_of(str(attrs["kind"]))))):
             if name not in h5:
                 raise ArtifactError(path, f"dataset '{name}' is missing")
             try:

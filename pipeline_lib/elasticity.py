@@ -2,7 +2,9 @@
 
 All functions take C in Voigt notation, shape (..., 6, 6), order (11, 22, 33, 23, 31, 12) with
 engineering shear strains (so C44 = C_2323 and S44 = 4 S_2323), and broadcast over leading axes.
-Formulas follow paper 002 (Zheng et al. 2023), Eqs. 7-12, and Hill (1952).
+Formulas follow paper 002 (Zheng et al. 2023), Eqs. 7-12, and Hill (1952).  The moduli, ratios and
+:func:`from_orthotropic` accept torch tensors as well as numpy arrays (and stay differentiable), so a
+design objective written with them serves both the FE check and the autograd search.
 """
 from __future__ import annotations
 
@@ -28,12 +30,20 @@ def orthotropic_components(C: np.ndarray) -> np.ndarray:
     return np.stack([C[..., i, j] for i, j in _ORTHO_IDX], axis=-1)
 
 
-def from_orthotropic(c9: np.ndarray) -> np.ndarray:
-    """(..., 6, 6) symmetric stiffness from (..., 9) orthotropic components."""
-    c9 = np.asarray(c9, dtype=float)
-    C = np.zeros(c9.shape[:-1] + (6, 6))
-    for k, (i, j) in enumerate(_ORTHO_IDX):
-        C[..., i, j] = C[..., j, i] = c9[..., k]
+def _is_tensor(x) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def from_orthotropic(c9):
+    """(..., 6, 6) symmetric stiffness from (..., 9) orthotropic components (numpy or torch)."""
+    I, J = np.array(_ORTHO_IDX).T
+    if _is_tensor(c9):
+        C = c9.new_zeros(c9.shape[:-1] + (6, 6))
+    else:
+        c9 = np.asarray(c9, dtype=float)
+        C = np.zeros(c9.shape[:-1] + (6, 6))
+    C[..., I, J] = c9
+    C[..., J, I] = c9
     return C
 
 
@@ -48,7 +58,12 @@ def isotropic(E: float, nu: float) -> np.ndarray:
     return C
 
 
-def compliance(C: np.ndarray) -> np.ndarray:
+def compliance(C):
+    """S = C^-1 (numpy or torch)."""
+    if _is_tensor(C):
+        import torch
+
+        return torch.linalg.inv(C)
     return np.linalg.inv(C)
 
 

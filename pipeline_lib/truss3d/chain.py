@@ -42,6 +42,39 @@ class Truss3D(Chain):
 
         return np.array([is_valid(a, x) for a, x in zip(samples["adjacency"], samples["offsets"])], dtype=bool)
 
+    def screen_homogenize(self, samples: Samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`screen` and :meth:`homogenize` with one frame per lattice (the design search
+        scores thousands of neighbours): C9 (N, 9) NaN where not valid, valid (N,) -- False too
+        for a mechanism the solver refuses -- and the strut radius (N,) as a fraction of the cell
+        side (NaN where not valid)."""
+        from pipeline_lib.elasticity import orthotropic_components
+        from pipeline_lib.truss3d.frame import build_frame, database_problems
+        from pipeline_lib.truss3d.homogenization import homogenize_frames
+
+        A, X = np.asarray(samples["adjacency"]).astype(bool), np.asarray(samples["offsets"], float)
+        n = len(A)
+        frames = [None] * n
+        for i in range(n):
+            if (A[i] == A[i].T).all() and np.isfinite(X[i]).all():
+                f = build_frame(A[i], X[i])
+                frames[i] = None if database_problems(A[i], X[i], f) else f
+        P, radius = np.full((n, len(ORTHOTROPIC)), np.nan), np.full(n, np.nan)
+        c, m = self.config, self.config["material"]
+        todo = [np.array([i for i in range(n) if frames[i] is not None], dtype=np.int64)]
+        while todo:  # a mechanism fails its batch: halve until it is alone
+            idx = todo.pop()
+            if not len(idx):
+                continue
+            try:
+                C, r = homogenize_frames([frames[i] for i in idx], relative_density=c["relative_density"], E=m["E"],
+                                         nu=m["nu"], beam=c["beam"], density=c["density"],
+                                         batch_size=c["homogenize"]["batch_size"])
+                P[idx], radius[idx] = orthotropic_components(C), r / 2.0
+            except ValueError:
+                if len(idx) > 1:
+                    todo += [idx[: len(idx) // 2], idx[len(idx) // 2:]]
+        return P, np.isfinite(P).all(1), radius
+
     def _tubes(self, samples: Samples) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Full-cell nodes, beams and tube radius (cell side 2) at the database's relative density."""
         from pipeline_lib.truss3d.frame import build_frame, full_cell

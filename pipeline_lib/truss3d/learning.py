@@ -12,7 +12,7 @@ from pipeline_lib.elasticity import ORTHOTROPIC
 from pipeline_lib.learn import inference as I
 from pipeline_lib.learn import metrics as M
 from pipeline_lib.truss3d.frame import is_valid, on_planes
-from pipeline_lib.truss3d.model import FREE_INDEX, LatticeVAE, ModelConfig, deserialize, serialize
+from pipeline_lib.truss3d.model import FREE_INDEX, IU, N_ADJ, LatticeVAE, ModelConfig, deserialize, serialize
 from pipeline_lib.truss3d.octant import positions
 
 
@@ -93,6 +93,56 @@ def predict(model: LatticeVAE, z: np.ndarray) -> np.ndarray:
     dev = I.device_of(model)
     t = model.predict_standardized(torch.as_tensor(z, dtype=torch.float32, device=dev))
     return from_targets(model, (t * model.y_std + model.y_mean).cpu().numpy().astype(np.float64))
+
+
+RELAXATIONS = ("straight_through", "soft")
+_DIAGONAL = torch.as_tensor(IU[0] == IU[1])  # serialized entries on the diagonal: always 1 in the data
+_NODE_ENTRIES = torch.zeros(27, N_ADJ)  # node i <- its off-diagonal serialized entries
+_NODE_ENTRIES[IU[0][IU[0] != IU[1]], np.flatnonzero(IU[0] != IU[1])] = 1.0
+_NODE_ENTRIES[IU[1][IU[0] != IU[1]], np.flatnonzero(IU[0] != IU[1])] = 1.0
+
+
+def relaxed_lattice(model: LatticeVAE, z: torch.Tensor, relaxation: str = "straight_through"
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Differentiable decode: serialized adjacency (B, 378) and free offsets (B, 27) of the
+    lattice ``decode`` would make, as the encoder reads them.
+
+    ``straight_through``: the forward pass is the thresholded lattice itself (entries 0/1, offsets
+    of unused nodes zeroed, as in the data), the backward pass the gradient of the probabilities,
+    so the search scores exactly the lattice it would output (floating members aside) and still
+    has a gradient.  ``soft``: the probabilities themselves and offsets scaled by each node's
+    probability of being used, smooth but off the data the encoder was trained on."""
+    if relaxation not in RELAXATIONS:
+        raise ValueError(f"relaxation must be one of {RELAXATIONS}, got {relaxation!r}")
+    logits, x = model.decode(z)
+    p = torch.sigmoid(logits)
+    diag = _DIAGONAL.to(p.device)
+    p = torch.where(diag, torch.ones_like(p), p)
+    # a node is used when any of its beams is: 1 - prod(1 - p) over its entries, in logs
+    entries = _NODE_ENTRIES.to(p.device, p.dtype)
+    used = 1.0 - torch.exp(torch.log1p(-p.clamp(max=1 - 1e-6)) @ entries.T)  # (B, 27)
+    node_of_free = torch.as_tensor(FREE_INDEX[:, 0], device=p.device)
+    if relaxation == "soft":
+        return p, x * used[:, node_of_free]
+    hard = (p > 0.5).to(p.dtype)
+    a = hard + (p - p.detach())  # exactly the hard value forward
+    hard_used = ((hard @ entries.T) > 0).to(p.dtype)
+    u = hard_used + (used - used.detach())
+    return a, x * u[:, node_of_free]
+
+
+def reencode(model: LatticeVAE, z: torch.Tensor, relaxation: str = "straight_through") -> torch.Tensor:
+    """Latent mean of the lattice decoded from ``z`` (paper 002's remedy against invalid
+    structures: the predictor scores the encoding of what is decoded, not z itself)."""
+    return model.encode(*relaxed_lattice(model, z, relaxation))[0]
+
+
+def predict_tensor(model: LatticeVAE, mu: torch.Tensor) -> torch.Tensor:
+    """The nine stiffness components (units of E_s) at latent means, differentiable."""
+    t = model.predict_standardized(mu) * model.y_std + model.y_mean
+    if model.cfg.log_properties:
+        t = torch.sign(t) * (10 ** t.abs() - 1) * model.log_scale.to(t.dtype)
+    return t
 
 
 def tiles_connected(adjacency: np.ndarray, offsets: np.ndarray) -> bool:
