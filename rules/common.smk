@@ -40,6 +40,8 @@ RESOURCES = {
     "pixel2d_design_assemble": (1, 4000, 60),
     "pixel2d_design_verify": (2, 12000, 60),  # memory: design_verify_mem_mb, by the case's size
     "pixel2d_design_summary": (1, 500, 5),
+    "design_truss3d": (1, 4000, 30),  # measured: 0.5-2.5 min and 1.1 GB per target on one core
+    "design_truss3d_summary": (1, 500, 5),
 }
 
 
@@ -168,3 +170,21 @@ def design_verify_mem_mb(case):
     c = config["pixel2d"]["design"]["cases"][case]
     n = config["pixel2d"]["size"]
     return int(2000 + 2.2e-3 * c["rows"] * c["cols"] * n * n)
+
+
+# Gradient inverse design of truss3d lattices (rules/design.smk): one job per target.
+T3D_DESIGN = "data/truss3d/design"
+T3D_DESIGN_FILES = {"out": "{t}.h5", "summary": "{t}.json", "path_figure": "{t}_fig5_path.png",
+                    "space_figure": "{t}_fig5_property_space.png", "surface_figure": "{t}_surface.png",
+                    "vtp": "{t}.vtp", "stl": "{t}.stl"}
+
+
+def truss_design_cfg():
+    """What every target's job depends on: the design section but the list of targets, so adding
+    a target reruns nothing else."""
+    return json.dumps({k: v for k, v in config["truss3d"]["design"].items() if k != "run"}, sort_keys=True)
+
+
+def truss_design_all():
+    return [f"{T3D_DESIGN}/summary.json"] + [
+        f"{T3D_DESIGN}/{f.format(t=t)}" for t in config["truss3d"]["design"]["run"] for f in T3D_DESIGN_FILES.values()]

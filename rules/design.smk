@@ -114,3 +114,53 @@ rule pixel2d_design_summary:
         "../envs/metagen.yaml"
     shell:
         stage("pixel2d.design_summary", "--parts {input} --out {output}")
+
+
+# Gradient inverse design of truss3d lattices in the graph VAE's latent space (paper 002, Fig. 5;
+# pipeline_lib.truss3d.design), one job per target of truss3d.design.run:
+# data/truss3d/design/<target>.h5        one row per start: lattice, validity, FE stiffness, objective FE and predicted
+# data/truss3d/design/<target>.json      database extreme, FE-verified best, improvement, valid runs, predictor error
+# data/truss3d/design/<target>_fig5_*.png, <target>_surface.png, <target>.vtp/.stl
+# data/truss3d/design/summary.json       every target of truss3d.design.run
+
+
+rule design_truss3d:
+    input:
+        db="data/truss3d/database.h5",
+        model="data/truss3d/model/model.h5",
+        latent="data/truss3d/model/latent.h5",
+    output:
+        **{k: f"{T3D_DESIGN}/{v.format(t='{target}')}" for k, v in T3D_DESIGN_FILES.items()},
+    wildcard_constraints:
+        target=r"(max|min)_[A-Za-z0-9_]+",
+    params:
+        cfg=truss_design_cfg(),
+        seed=config["seed"],
+    log:
+        "data/truss3d/logs/design_{target}.log",
+    threads: threads_of("design_truss3d")
+    resources:
+        **resources_of("design_truss3d"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.design", "--db {input.db} --model {input.model} --latent {input.latent} --out {output.out} "
+              "--summary {output.summary} --path-figure {output.path_figure} --space-figure {output.space_figure} "
+              "--surface-figure {output.surface_figure} --vtp {output.vtp} --stl {output.stl} "
+              "--target {wildcards.target} --cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule design_truss3d_summary:
+    input:
+        [f"{T3D_DESIGN}/{t}.json" for t in config["truss3d"]["design"]["run"]],
+    output:
+        f"{T3D_DESIGN}/summary.json",
+    log:
+        "data/truss3d/logs/design_summary.log",
+    threads: threads_of("design_truss3d_summary")
+    resources:
+        **resources_of("design_truss3d_summary"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.design_summary", "--parts {input} --out {output}")

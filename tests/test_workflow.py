@@ -366,3 +366,35 @@ def test_a_killed_run_resumes_to_the_same_database(tiny_run, tmp_path):
             a, b = ref[name][()], got[name][()]
             assert a.dtype == b.dtype and a.shape == b.shape
             assert a.tobytes() == b.tobytes(), f"dataset {name} differs"
+
+
+def test_the_truss_designs_are_reverified_from_their_artifacts_alone(tiny_run):
+    import reference_frame
+
+    from pipeline_lib.truss3d import homogenize
+    from pipeline_lib.truss3d.frame import build_frame
+
+    d = tiny_run / "data/truss3d/design"
+    summary = json.loads((d / "summary.json").read_text())
+    assert set(summary["targets"]) == {"max_E22", "min_nu21"}
+    for target, rep in summary["targets"].items():
+        art = artifacts.read(d / f"{target}.h5", "truss3d/design")
+        rho, best = art.attrs["relative_density"], int(art.attrs["best"])
+        A, X, valid = art["adjacency"].astype(bool), art["offsets"], art["valid"]
+        assert art["adjacency"].dtype == np.uint8 and A.shape == (8, 27, 27) and valid.any()
+        assert np.isnan(art["C_fe"][~valid]).all()
+        C = homogenize(A[valid], X[valid], relative_density=rho)
+        np.testing.assert_allclose(art["C_fe"][valid], C, rtol=1e-10, atol=1e-14)
+        assert (np.linalg.eigvalsh(C) > 0).all() and (1 / np.linalg.inv(C)[:, [0, 1, 2], [0, 1, 2]] <= rho + 1e-12).all()
+        # the independent full-cell reference, from the stored radius, where no beams cross
+        for r in np.flatnonzero(valid):
+            if len(build_frame(A[r], X[r]).beams) == np.triu(A[r], 1).sum():
+                ref = reference_frame.reference_truss_C(A[r], X[r], art["radius"][r])
+                np.testing.assert_allclose(art["C_fe"][r], ref, rtol=1e-6, atol=1e-9 * np.abs(ref).max())
+        assert best >= 0 and valid[best] and rep["best_fe"] == pytest.approx(art["objective_fe"][best])
+        assert rep["valid_runs"] == valid.sum() and np.isfinite(art["objective_pred"]).all()
+        for suffix in ("_fig5_path.png", "_fig5_property_space.png", "_surface.png"):
+            assert (d / f"{target}{suffix}").read_bytes()[:4] == b"\x89PNG"
+        import pyvista as pv
+
+        assert pv.read(d / f"{target}.stl").n_points > 0 and pv.read(d / f"{target}.vtp").n_points > 0

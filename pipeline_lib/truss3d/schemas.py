@@ -42,3 +42,35 @@ MODEL, LATENT = register_schemas("truss3d", "lattices")
 from pipeline_lib.latent.schemas import register_latent_schemas  # noqa: E402
 
 LATENT_ANALYSES = register_latent_schemas("truss3d", _LATTICE, "E_s")
+
+# gradient inverse design (paper 002, Fig. 5): pipeline_lib.truss3d.design; one row per start
+_U = "E_s"
+DESIGN = register(Schema("truss3d/design", 1, (
+    Field("adjacency", "uint8", ("N", 27, 27), "1", "each start's reported lattice: beams between the 27 octant nodes"),
+    Field("offsets", "float64", ("N", 27, 3), "natural coordinate", "its node offsets (pipeline_lib.truss3d.octant)"),
+    Field("radius", "float64", ("N",), "cell side",
+          "strut radius at the database's relative density (attribute 'relative_density'), fraction of the cell side"),
+    Field("valid", "bool", ("N",), "1", "passed the database's rules (frame.database_problems) and the FE solve"),
+    Field("C_fe", "float64", ("N", 6, 6), _U,
+          "stiffness by the chain's FE solver (Voigt 11, 22, 33, 23, 31, 12, engineering shear); NaN where not valid"),
+    Field("objective_fe", "float64", ("N",), "1", "the target quantity of C_fe (attribute 'target'); NaN where not valid"),
+    Field("objective_pred", "float64", ("N",), "1", "the predictor's value of it, at the encoding of the stored lattice"),
+    Field("C9_fe", "float64", ("N", 9), _U, "C11 .. C66 of C_fe"),
+    Field("C9_pred", "float64", ("N", 9), _U, "the predictor's C11 .. C66 at the encoding of the stored lattice"),
+    Field("z", "float64", ("N", "D"), "1", "latent vector the lattice was decoded from (NaN: made by FE refinement)"),
+    Field("stage", "int8", ("N",), "code", "step that made the row's design (attribute 'steps')"),
+    Field("step_objective_fe", "float64", ("N", "K"), "1", "FE objective of the row's design after each step"),
+    Field("start_row", "int64", ("N",), "row", "database row the run started from"),
+    Field("start_objective_fe", "float64", ("N",), "1", "its FE objective (from the database)"),
+    Field("path/objective", "float64", ("N", "S"), "1", "predicted objective along each latent run (NaN after it stopped)"),
+    Field("path/z", "float32", ("N", "S", "D"), "1", "latent vector along each run"),
+    Field("path/predicted", "float64", ("N", "S", 9), _U, "predicted C11 .. C66 along each run"),
+    Field("path/best_step", "int64", ("N",), "step", "step of each run's best point (the decoded one)"),
+    Field("path/steps", "int64", ("N",), "step", "steps each run took"),
+    Field("control/start_row", "int64", ("M",), "row", "database lattices FE-refined without the model (the control)"),
+    Field("control/adjacency", "uint8", ("M", 27, 27), "1", "their refined lattices"),
+    Field("control/offsets", "float64", ("M", 27, 3), "natural coordinate", "their refined offsets"),
+    Field("control/objective_fe", "float64", ("M",), "1", "FE objective after refinement"),
+    Field("control/start_objective_fe", "float64", ("M",), "1", "FE objective before"),
+), "gradient inverse design of one target in the latent space, every result FE-verified (root attribute 'best': "
+   "the reported row)"))

@@ -11,12 +11,13 @@ from pipeline_lib import artifacts, shards
 from pipeline_lib.artifacts import ArtifactError
 from pipeline_lib.config import build, derive_seed
 from pipeline_lib.truss3d import generation as gen
+from pipeline_lib.truss3d.design import design, design_summary  # noqa: F401  (entry points, in STAGES)
 
 log = logging.getLogger(__name__)
 # the entry points `python -m pipeline_lib run truss3d.<name>` runs
 STAGES = (
     "library_shard", "library", "superpose_shard", "lattices", "homogenize_shard", "database",
-    "figures", "train")
+    "figures", "train", "design", "design_summary")
 _ATTRS = {"elementary_names": list(gen.ELEMENTARY_NAMES)}
 
 
