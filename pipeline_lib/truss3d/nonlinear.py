@@ -1,0 +1,298 @@
+"""Geometrically nonlinear periodic homogenization of beam lattices under large compression (paper
+002, "Design for tailored nonlinear mechanical response", Fig. 6).
+
+The full periodic cell (:mod:`pipeline_lib.truss3d.cell`; buckling breaks the mirror symmetry the
+linear octant solve uses), rigid-jointed corotational beams (:mod:`pipeline_lib.fem.corotational`:
+exact large rotations, the linear beam's small-strain stiffness, Timoshenko or Euler-Bernoulli),
+linear elastic base material.  Kinematics: x = F X + w(X), w and the nodal rotations periodic; the
+macro deformation F = I + H is prescribed (``lateral="strain"``: uniaxial strain, H = -eps e3 e3,
+what the authors' code does) or has free lateral normal components with zero conjugate stress
+(``lateral="stress"``: uniaxial stress; shears held at zero).  Nominal (first Piola-Kirchhoff)
+stress P = (1/V) dW/dF.
+
+Every load step minimizes the cell's strain energy over the fluctuations and rotations (and the free
+macro components) by Newton's method on the exact tangent, with an energy line search and, where the
+tangent is indefinite, a Levenberg-Marquardt shift: so the solution follows the *stable* path.  A
+perfect lattice sits on a symmetric path that turns unstable at a bifurcation; the tangent's
+inertia (the signs of the pivots of a diagonally pivoted LDL^T, Sylvester's law) detects it, the
+critical strain is bracketed by bisection, and the state is pushed along the critical eigenmode
+(amplitude ``imperfection`` x the mean beam length) onto the buckled branch.  Struts touching other
+struts are not modelled (no contact).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+import torch
+
+from pipeline_lib.fem.corotational import Beams, so3_exp
+from pipeline_lib.truss3d.cell import PeriodicCell, periodic_cell
+
+LATERAL = ("strain", "stress")
+
+
+@dataclass
+class NonlinearParams:
+    steps: int = 50  # strain increments over the whole path to start with (adapted)
+    max_iterations: int = 30  # Newton iterations per increment before it is halved
+    min_increment: float = 1e-6  # smallest strain increment before the path is abandoned
+    imperfection: float = 1e-3  # push along the critical mode, fraction of the mean beam length
+    bisections: int = 14  # halvings of the bracket of the critical strain
+    tol: float = 1e-10  # residual (force) tolerance relative to E A of the struts
+    elements_per_beam: int = 1  # corotational elements per strut (the bowing term makes one enough for ~1 %)
+
+
+@dataclass
+class Path:
+    strain: np.ndarray  # (K,) compressive strain of every converged step (0 first)
+    stress: np.ndarray  # (K,) nominal compressive stress -P33 / E
+    energy: np.ndarray  # (K,) strain energy per cell volume / E
+    stable: np.ndarray  # (K,) bool: the tangent was positive definite there
+    critical_strain: float = np.nan  # first bifurcation (NaN: none up to the end)
+    lateral: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # (K, 2) free H11, H22 ("stress")
+
+    def stress_at(self, eps: np.ndarray) -> np.ndarray:
+        """Stress at strains that are steps of the path (exact there; linear in between)."""
+        return np.interp(eps, self.strain, self.stress)
+
+
+class CellModel:
+    """One lattice's periodic cell as an FE model: DOFs w (3 per node), spins (3 per node) and the
+    free macro components; node 0's translations fixed (the rigid translation)."""
+
+    def __init__(self, cell: PeriodicCell, radius: float, E: float = 1.0, nu: float = 0.3,
+                 beam: str = "timoshenko", lateral: str = "strain"):
+        if lateral not in LATERAL:
+            raise ValueError(f"lateral must be one of {LATERAL}, got {lateral!r}")
+        self.cell, self.E, self.r = cell, E, float(radius)
+        n, m = len(cell.nodes), len(cell.a)
+        t = torch.float64
+        self.D0 = torch.as_tensor(cell.D0, dtype=t)
+        self.beams = Beams(self.D0, torch.full((m,), self.r, dtype=t), E, nu, beam)
+        self.n, self.m = n, m
+        self.macro = [(0, 0), (1, 1)] if lateral == "stress" else []  # free components of H
+        self.ndof = 6 * n + len(self.macro)
+        a, b = cell.a, cell.b
+        w = lambda k: 3 * k[:, None] + np.arange(3)  # noqa: E731
+        s = lambda k: 3 * n + 3 * k[:, None] + np.arange(3)  # noqa: E731
+        self.edofs = np.concatenate([w(a), s(a), w(b), s(b)], 1)  # (m, 12)
+        self.free = np.ones(self.ndof, bool)
+        self.free[:3] = False
+        # T: (w_a, phi_a, w_b, phi_b) -> (d, phi_a, phi_b)
+        T = np.zeros((9, 12))
+        T[:3, :3], T[:3, 6:9], T[3:6, 3:6], T[6:9, 9:12] = -np.eye(3), np.eye(3), np.eye(3), np.eye(3)
+        self.T = T
+        # d/dh_k of every chord: (k, m, 3)
+        self.dd_dh = np.array([np.eye(3)[:, i][None, :] * cell.D0[:, j:j + 1] for i, j in self.macro]).reshape(
+            len(self.macro), m, 3)
+        self.force_scale = E * np.pi * self.r ** 2
+
+    # ----------------------------------------------------------------------------------- state
+    def initial(self) -> dict:
+        return {"w": np.zeros((self.n, 3)), "R": np.tile(np.eye(3), (self.n, 1, 1)), "h": np.zeros(len(self.macro))}
+
+    def H(self, state: dict, H0: np.ndarray) -> np.ndarray:
+        H = np.array(H0, float)
+        for (i, j), v in zip(self.macro, state["h"]):
+            H[i, j] = v
+        return H
+
+    def _chords(self, state, H0):
+        H = self.H(state, H0)
+        d = self.cell.D0 @ (np.eye(3) + H).T + state["w"][self.cell.b] - state["w"][self.cell.a]
+        t = torch.float64
+        return (torch.as_tensor(d, dtype=t), torch.as_tensor(state["R"][self.cell.a], dtype=t),
+                torch.as_tensor(state["R"][self.cell.b], dtype=t))
+
+    def energy(self, state, H0) -> float:
+        return float(self.beams.energy(*self._chords(state, H0)).sum())
+
+    def stress(self, state, H0) -> np.ndarray:
+        """Nominal stress P = (1/V) sum over beams of (dW/dd) (x) D0, (3, 3)."""
+        g = self.beams.forces(*self._chords(state, H0))[:, :3].numpy()
+        return g.T @ self.cell.D0 / self.cell.volume
+
+    def gradient_and_tangent(self, state, H0) -> tuple[np.ndarray, sp.csc_matrix]:
+        g9, H9 = self.beams.tangent(*self._chords(state, H0))
+        g9, H9 = g9.numpy(), H9.numpy()
+        g = np.zeros(self.ndof)
+        np.add.at(g, self.edofs, g9 @ self.T)
+        K12 = self.T.T @ H9 @ self.T
+        rows = [np.broadcast_to(self.edofs[:, :, None], K12.shape).ravel()]
+        cols = [np.broadcast_to(self.edofs[:, None, :], K12.shape).ravel()]
+        vals = [K12.ravel()]
+        base = 6 * self.n
+        for k, c in enumerate(self.dd_dh):  # macro couplings
+            g[base + k] = (g9[:, :3] * c).sum()
+            cross = (self.T.T @ H9[:, :, :3] @ c[:, :, None])[..., 0]  # (m, 12)
+            rows += [self.edofs.ravel(), np.full(cross.size, base + k)]
+            cols += [np.full(cross.size, base + k), self.edofs.ravel()]
+            vals += [cross.ravel(), cross.ravel()]
+            for l, c2 in enumerate(self.dd_dh):
+                rows.append(np.array([base + k]))
+                cols.append(np.array([base + l]))
+                vals.append(np.array([(c[:, None, :] @ H9[:, :3, :3] @ c2[:, :, None]).sum()]))
+        K = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(self.ndof, self.ndof)).tocsc()
+        return g, K
+
+    def moved(self, state, delta: np.ndarray) -> dict:
+        n = self.n
+        dw, dphi = delta[:3 * n].reshape(n, 3), delta[3 * n:6 * n].reshape(n, 3)
+        R = so3_exp(torch.as_tensor(dphi)).numpy() @ state["R"]
+        return {"w": state["w"] + dw, "R": R, "h": state["h"] + delta[6 * n:]}
+
+
+def _factor(K: sp.csc_matrix):
+    """LDL^T-like factorization with diagonal pivots (so U's diagonal carries the inertia), and
+    the number of negative pivots; None if singular."""
+    try:
+        lu = spla.splu(K, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                       options={"SymmetricMode": True})
+    except RuntimeError:
+        return None, -1
+    return lu, int((lu.U.diagonal() < 0).sum())
+
+
+def minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams) -> tuple[dict, bool, int]:
+    """The nearest local minimum of the energy at macro H0 (and free components): Newton with an
+    energy line search, shifted where the tangent is indefinite.  Returns (state, converged, number
+    of negative pivots of the tangent at the result)."""
+    free = model.free
+    eye = sp.identity(int(free.sum()), format="csc")
+    energy = model.energy(state, H0)
+    for _ in range(p.max_iterations):
+        g, K = model.gradient_and_tangent(state, H0)
+        gf, Kf = g[free], K[free][:, free]
+        lu, neg = _factor(Kf)
+        if np.abs(gf).max() <= p.tol * model.force_scale:  # an equilibrium: stable or not
+            return state, True, neg if neg >= 0 else 1
+        mu = 0.0
+        while lu is None or neg > 0:
+            mu = max(10 * mu, 1e-8 * abs(Kf.diagonal()).max())
+            lu, neg = _factor(Kf + mu * eye)
+        step = np.zeros(model.ndof)
+        step[free] = -lu.solve(gf)
+        slope = gf @ step[free]
+        alpha = 1.0
+        for _ in range(30):
+            trial = model.moved(state, alpha * step)
+            e = model.energy(trial, H0)
+            if e <= energy + 1e-4 * alpha * slope or abs(e - energy) <= 1e-15 * max(abs(energy), 1e-300):
+                break
+            alpha *= 0.5
+        state, energy = trial, e
+        if np.abs(alpha * step).max() < 1e-14 and mu == 0:
+            break
+    g, K = model.gradient_and_tangent(state, H0)
+    _, neg = _factor(K[free][:, free])
+    return state, bool(np.abs(g[free]).max() <= p.tol * model.force_scale * 10), neg
+
+
+def _critical_mode(model: CellModel, state, H0) -> np.ndarray:
+    """Eigenvector of the tangent's smallest eigenvalue (free DOFs, padded to all)."""
+    _, K = model.gradient_and_tangent(state, H0)
+    Kf = K[model.free][:, model.free].toarray()
+    vals, vecs = np.linalg.eigh(Kf)
+    v = np.zeros(model.ndof)
+    v[model.free] = vecs[:, 0]
+    return v
+
+
+def _push(model: CellModel, state, H0, p: NonlinearParams) -> dict:
+    """The state moved along the critical mode by the imperfection amplitude (translations scaled
+    to ``imperfection`` x the mean beam length)."""
+    v = _critical_mode(model, state, H0)
+    n = model.n
+    scale = np.abs(v[:3 * n]).max()
+    if scale < 1e-8 * np.abs(v).max():  # a rotational mode
+        scale = np.abs(v).max() / model.cell.lengths.mean()
+    return model.moved(state, v * p.imperfection * model.cell.lengths.mean() / scale)
+
+
+def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearParams | None = None) -> Path:
+    """The stable equilibrium path under compression eps33 = 0 .. ``strain``, with converged steps
+    at every strain of ``outputs`` (and wherever the step control put them)."""
+    p = p or NonlinearParams()
+    H0 = lambda e: np.diag([0.0, 0.0, -e])  # noqa: E731
+    state = model.initial()
+    eps, inc = 0.0, strain / p.steps
+    marks = np.unique(np.append(np.asarray(outputs, float), strain))
+    rec = {"strain": [0.0], "stress": [0.0], "energy": [0.0], "stable": [True], "lateral": [state["h"].copy()]}
+    critical = np.nan
+    while eps < strain - 1e-15:
+        nxt = marks[marks > eps + 1e-15]
+        target = min(eps + inc, nxt[0]) if len(nxt) else min(eps + inc, strain)
+        trial, ok, neg = minimize(model, state, H0(target), p)
+        if not ok:
+            inc /= 2
+            if inc < p.min_increment:
+                raise RuntimeError(f"no converged equilibrium beyond compressive strain {eps:.4g}")
+            continue
+        if neg > 0:  # past a bifurcation of the path followed so far
+            if np.isnan(critical):
+                lo, hi = eps, target
+                for _ in range(p.bisections):
+                    mid = 0.5 * (lo + hi)
+                    _, _, nmid = minimize(model, state, H0(mid), p)
+                    lo, hi = (mid, hi) if nmid == 0 else (lo, mid)
+                critical = 0.5 * (lo + hi)
+            for _ in range(4):  # onto the stable branch
+                trial, ok, neg = minimize(model, _push(model, trial, H0(target), p), H0(target), p)
+                if ok and neg == 0:
+                    break
+        state, eps = trial, target
+        P = model.stress(state, H0(eps))
+        rec["strain"].append(eps)
+        rec["stress"].append(-P[2, 2] / model.E)
+        rec["energy"].append(model.energy(state, H0(eps)) / model.cell.volume / model.E)
+        rec["stable"].append(neg == 0)
+        rec["lateral"].append(state["h"].copy())
+        inc = min(inc * 1.5, 2 * strain / p.steps)
+    return Path(np.array(rec["strain"]), np.array(rec["stress"]), np.array(rec["energy"]), np.array(rec["stable"]),
+                critical, np.array(rec["lateral"]).reshape(len(rec["strain"]), -1))
+
+
+def output_strains(strain: float = 0.25, points: int = 13) -> np.ndarray:
+    """eps_k = strain (k + 1/4) / (points - 1/2): 0.5 %, 2.5 %, ..., 24.5 % by default."""
+    return strain * (np.arange(points) + 0.25) / (points - 0.5)
+
+
+def compress(adjacency, offsets, *, radius=None, relative_density=None, E=1.0, nu=0.3, beam="timoshenko",
+             lateral="strain", strain=0.25, points=13) -> np.ndarray:
+    """Nominal compressive stress sigma33 / E (positive in compression) at the strains of
+    :func:`output_strains`, shape (points,) or (N, points), by the conventions of
+    :func:`pipeline_lib.truss3d.homogenize` (exactly one of ``radius``, a fraction of the cell
+    side, and ``relative_density``)."""
+    from pipeline_lib.truss3d.homogenization import checked_frames, strut_radii
+
+    if (radius is None) == (relative_density is None):
+        raise ValueError("give exactly one of radius and relative_density")
+    A = np.asarray(adjacency)
+    X = np.asarray(offsets, dtype=float)
+    single = A.ndim == 2
+    if single:
+        A, X = A[None], X[None]
+    frames = checked_frames(A, X)
+    if radius is not None:
+        r = 2.0 * np.broadcast_to(np.asarray(radius, dtype=float), (len(frames),))
+    else:
+        r = strut_radii(frames, relative_density)
+    eps = output_strains(strain, points)
+    out = np.empty((len(frames), points))
+    for i, (f, ri) in enumerate(zip(frames, r)):
+        out[i] = lattice_path(f, ri, E=E, nu=nu, beam=beam, lateral=lateral, strain=strain, outputs=eps).stress_at(eps)
+    return out[0] if single else out
+
+
+def lattice_path(frame, r: float, *, E: float = 1.0, nu: float = 0.3, beam: str = "timoshenko",
+                 lateral: str = "strain", strain: float = 0.25, outputs: np.ndarray | None = None,
+                 params: NonlinearParams | None = None) -> Path:
+    """The stable compression path of one octant frame (strut radius ``r`` in octant units)."""
+    p = params or NonlinearParams()
+    cell = periodic_cell(frame).subdivided(p.elements_per_beam)
+    outputs = output_strains(strain) if outputs is None else outputs
+    return follow(CellModel(cell, r, E, nu, beam, lateral), strain, outputs, p)
