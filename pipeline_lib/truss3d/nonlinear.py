@@ -28,7 +28,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from pipeline_lib.fem.corotational import Beams, so3_exp
+from pipeline_lib.fem.corotational import Beams, so3_exp, so3_log
 from pipeline_lib.truss3d.cell import PeriodicCell, periodic_cell
 
 LATERAL = ("strain", "stress")
@@ -37,10 +37,10 @@ LATERAL = ("strain", "stress")
 @dataclass
 class NonlinearParams:
     steps: int = 50  # strain increments over the whole path to start with (adapted)
-    max_iterations: int = 30  # Newton iterations per increment before it is halved
+    max_iterations: int = 20  # Newton iterations per increment before it is halved
     min_increment: float = 1e-6  # smallest strain increment before the path is abandoned
     imperfection: float = 1e-3  # push along the critical mode, fraction of the mean beam length
-    bisections: int = 14  # halvings of the bracket of the critical strain
+    bisections: int = 8  # halvings of the bracket of the critical strain (1/256 of a step)
     tol: float = 1e-10  # residual (force) tolerance relative to E A of the struts
     elements_per_beam: int = 1  # corotational elements per strut (the bowing term makes one enough for ~1 %)
 
@@ -139,6 +139,14 @@ class CellModel:
                           shape=(self.ndof, self.ndof)).tocsc()
         return g, K
 
+    def extrapolated(self, state: dict, previous: dict, factor: float) -> dict:
+        """The secant predictor: state + factor (state - previous), rotations along the geodesic."""
+        rel = torch.as_tensor(np.einsum("nij,nkj->nik", state["R"], previous["R"]))
+        step = so3_log(rel).numpy() * factor
+        R = so3_exp(torch.as_tensor(step)).numpy() @ state["R"]
+        return {"w": state["w"] + factor * (state["w"] - previous["w"]), "R": R,
+                "h": state["h"] + factor * (state["h"] - previous["h"])}
+
     def moved(self, state, delta: np.ndarray) -> dict:
         n = self.n
         dw, dphi = delta[:3 * n].reshape(n, 3), delta[3 * n:6 * n].reshape(n, 3)
@@ -219,6 +227,7 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
     p = p or NonlinearParams()
     H0 = lambda e: np.diag([0.0, 0.0, -e])  # noqa: E731
     state = model.initial()
+    previous, prev_eps = None, 0.0  # the step before, for the secant predictor
     eps, inc = 0.0, strain / p.steps
     marks = np.unique(np.append(np.asarray(outputs, float), strain))
     rec = {"strain": [0.0], "stress": [0.0], "energy": [0.0], "stable": [True], "lateral": [state["h"].copy()]}
@@ -226,24 +235,40 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
     while eps < strain - 1e-15:
         nxt = marks[marks > eps + 1e-15]
         target = min(eps + inc, nxt[0]) if len(nxt) else min(eps + inc, strain)
-        trial, ok, neg = minimize(model, state, H0(target), p)
+        guess = state
+        if previous is not None and eps > prev_eps:
+            guess = model.extrapolated(state, previous, (target - eps) / (eps - prev_eps))
+        trial, ok, neg = minimize(model, guess, H0(target), p)
+        if not ok and guess is not state:  # the predictor overshot: from the last state instead
+            trial, ok, neg = minimize(model, state, H0(target), p)
+        switched = False
+        if neg != 0 and np.isnan(critical):
+            # the path lost stability between eps and target: bracket the critical strain, then
+            # switch branches just past it, where the buckled branch is still near
+            lo, hi, at_hi = eps, target, (trial if ok else None)
+            for _ in range(p.bisections):
+                mid = 0.5 * (lo + hi)
+                s_mid, ok_mid, n_mid = minimize(model, state, H0(mid), p)
+                if ok_mid and n_mid == 0:
+                    lo = mid
+                else:
+                    hi, at_hi = mid, (s_mid if ok_mid else None)
+            critical = 0.5 * (lo + hi)
+            if at_hi is not None:
+                target, trial, ok, neg = hi, at_hi, True, max(neg, 1)
+                inc = max((hi - eps) / 2, p.min_increment)
         if not ok:
             inc /= 2
             if inc < p.min_increment:
                 raise RuntimeError(f"no converged equilibrium beyond compressive strain {eps:.4g}")
             continue
-        if neg > 0:  # past a bifurcation of the path followed so far
-            if np.isnan(critical):
-                lo, hi = eps, target
-                for _ in range(p.bisections):
-                    mid = 0.5 * (lo + hi)
-                    _, _, nmid = minimize(model, state, H0(mid), p)
-                    lo, hi = (mid, hi) if nmid == 0 else (lo, mid)
-                critical = 0.5 * (lo + hi)
-            for _ in range(4):  # onto the stable branch
+        if neg > 0:  # an unstable equilibrium: onto the stable branch along the critical mode
+            switched = True
+            for _ in range(4):
                 trial, ok, neg = minimize(model, _push(model, trial, H0(target), p), H0(target), p)
                 if ok and neg == 0:
                     break
+        previous, prev_eps = (None, 0.0) if switched else (state, eps)  # no secant across a branch switch
         state, eps = trial, target
         P = model.stress(state, H0(eps))
         rec["strain"].append(eps)
