@@ -116,7 +116,7 @@ class CellModel:
         return g.T @ self.cell.D0 / self.cell.volume
 
     def gradient_and_tangent(self, state, H0) -> tuple[np.ndarray, sp.csc_matrix]:
-        g9, H9 = self.beams.tangent(*self._chords(state, H0))
+        g9, H9 = self.beams.tangent_analytic(*self._chords(state, H0))
         g9, H9 = g9.numpy(), H9.numpy()
         g = np.zeros(self.ndof)
         np.add.at(g, self.edofs, g9 @ self.T)
@@ -165,39 +165,56 @@ def _factor(K: sp.csc_matrix):
     return lu, int((lu.U.diagonal() < 0).sum())
 
 
-def minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams) -> tuple[dict, bool, int]:
-    """The nearest local minimum of the energy at macro H0 (and free components): Newton with an
-    energy line search, shifted where the tangent is indefinite.  Returns (state, converged, number
-    of negative pivots of the tangent at the result)."""
+def minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams, *, escape: bool = False
+             ) -> tuple[dict, bool, int]:
+    """An equilibrium at macro H0 (and free components) near ``state``: Newton with an energy line
+    search, shifted where the tangent is indefinite.  Without ``escape`` it may end on a saddle
+    (so the path's loss of stability is seen); with it, a saddle is left down its negative
+    curvature, towards a local minimum.  Returns (state, converged, number of negative pivots of
+    the tangent at the result)."""
     free = model.free
     eye = sp.identity(int(free.sum()), format="csc")
     energy = model.energy(state, H0)
+    pushes = 0
     for _ in range(p.max_iterations):
         g, K = model.gradient_and_tangent(state, H0)
         gf, Kf = g[free], K[free][:, free]
         lu, neg = _factor(Kf)
-        if np.abs(gf).max() <= p.tol * model.force_scale:  # an equilibrium: stable or not
+        gmax = np.abs(gf).max()
+        saddle = escape and neg != 0 and pushes < 3
+        if gmax <= p.tol * model.force_scale and not saddle:  # an equilibrium: stable or not
             return state, True, neg if neg >= 0 else 1
+        if saddle and gmax <= 1e-4 * model.force_scale:
+            # next to a saddle, shifted Newton steps leave it only slowly: step down the
+            # negative curvature instead
+            state, pushes = _push(model, state, H0, p), pushes + 1
+            energy = model.energy(state, H0)
+            continue
         mu = 0.0
         while lu is None or neg > 0:
             mu = max(10 * mu, 1e-8 * abs(Kf.diagonal()).max())
             lu, neg = _factor(Kf + mu * eye)
         step = np.zeros(model.ndof)
         step[free] = -lu.solve(gf)
+        if mu == 0 and gmax <= 1e-6 * model.force_scale:
+            # the quadratic region: full Newton steps (energy differences are round-off here)
+            state = model.moved(state, step)
+            energy = model.energy(state, H0)
+            continue
         slope = gf @ step[free]
         alpha = 1.0
-        for _ in range(30):
+        for _ in range(40):
             trial = model.moved(state, alpha * step)
             e = model.energy(trial, H0)
-            if e <= energy + 1e-4 * alpha * slope or abs(e - energy) <= 1e-15 * max(abs(energy), 1e-300):
+            if e < energy + 1e-4 * alpha * slope:
                 break
             alpha *= 0.5
+        else:
+            break  # no descent along the step: give up (the caller shortens the increment)
         state, energy = trial, e
-        if np.abs(alpha * step).max() < 1e-14 and mu == 0:
-            break
     g, K = model.gradient_and_tangent(state, H0)
     _, neg = _factor(K[free][:, free])
-    return state, bool(np.abs(g[free]).max() <= p.tol * model.force_scale * 10), neg
+    return state, bool(np.abs(g[free]).max() <= p.tol * model.force_scale * 10), neg if neg >= 0 else 1
 
 
 def _critical_mode(model: CellModel, state, H0) -> np.ndarray:
@@ -257,6 +274,9 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
             if at_hi is not None:
                 target, trial, ok, neg = hi, at_hi, True, max(neg, 1)
                 inc = max((hi - eps) / 2, p.min_increment)
+        if not ok and neg != 0:  # stuck on a ridge of negative curvature (a later bifurcation): push off it
+            trial, ok, neg = minimize(model, _push(model, trial, H0(target), p), H0(target), p, escape=True)
+            switched = ok
         if not ok:
             inc /= 2
             if inc < p.min_increment:
@@ -265,7 +285,7 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
         if neg > 0:  # an unstable equilibrium: onto the stable branch along the critical mode
             switched = True
             for _ in range(4):
-                trial, ok, neg = minimize(model, _push(model, trial, H0(target), p), H0(target), p)
+                trial, ok, neg = minimize(model, _push(model, trial, H0(target), p), H0(target), p, escape=True)
                 if ok and neg == 0:
                     break
         previous, prev_eps = (None, 0.0) if switched else (state, eps)  # no secant across a branch switch
