@@ -89,6 +89,7 @@ class CellModel:
         self.dd_dh = np.array([np.eye(3)[:, i][None, :] * cell.D0[:, j:j + 1] for i, j in self.macro]).reshape(
             len(self.macro), m, 3)
         self.force_scale = E * np.pi * self.r ** 2
+        self._pattern = None
 
     # ----------------------------------------------------------------------------------- state
     def initial(self) -> dict:
@@ -116,28 +117,47 @@ class CellModel:
         return g.T @ self.cell.D0 / self.cell.volume
 
     def gradient_and_tangent(self, state, H0) -> tuple[np.ndarray, sp.csc_matrix]:
+        """The energy's gradient (all DOFs) and its Hessian on the free DOFs (CSC; the sparsity
+        pattern and the scatter into it are built once)."""
         g9, H9 = self.beams.tangent_analytic(*self._chords(state, H0))
         g9, H9 = g9.numpy(), H9.numpy()
         g = np.zeros(self.ndof)
         np.add.at(g, self.edofs, g9 @ self.T)
-        K12 = self.T.T @ H9 @ self.T
-        rows = [np.broadcast_to(self.edofs[:, :, None], K12.shape).ravel()]
-        cols = [np.broadcast_to(self.edofs[:, None, :], K12.shape).ravel()]
-        vals = [K12.ravel()]
+        vals = [(self.T.T @ H9 @ self.T).ravel()]
         base = 6 * self.n
         for k, c in enumerate(self.dd_dh):  # macro couplings
             g[base + k] = (g9[:, :3] * c).sum()
-            cross = (self.T.T @ H9[:, :, :3] @ c[:, :, None])[..., 0]  # (m, 12)
-            rows += [self.edofs.ravel(), np.full(cross.size, base + k)]
-            cols += [np.full(cross.size, base + k), self.edofs.ravel()]
-            vals += [cross.ravel(), cross.ravel()]
-            for l, c2 in enumerate(self.dd_dh):
-                rows.append(np.array([base + k]))
-                cols.append(np.array([base + l]))
-                vals.append(np.array([(c[:, None, :] @ H9[:, :3, :3] @ c2[:, :, None]).sum()]))
-        K = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(self.ndof, self.ndof)).tocsc()
-        return g, K
+            cross = (self.T.T @ H9[:, :, :3] @ c[:, :, None])[..., 0].ravel()  # (m, 12)
+            vals += [cross, cross]
+            vals += [np.array([(c[:, None, :] @ H9[:, :3, :3] @ c2[:, :, None]).sum()]) for c2 in self.dd_dh]
+        if self._pattern is None:
+            self._pattern = self._build_pattern()
+        slot, keep, indices, indptr = self._pattern
+        data = np.bincount(slot, weights=np.concatenate(vals)[keep], minlength=len(indices))
+        nf = len(indptr) - 1
+        return g, sp.csc_matrix((data, indices, indptr), shape=(nf, nf))
+
+    def _build_pattern(self):
+        """Where each Hessian entry goes in the CSC data of the free-free block."""
+        m = self.m
+        rows = [np.broadcast_to(self.edofs[:, :, None], (m, 12, 12)).ravel()]
+        cols = [np.broadcast_to(self.edofs[:, None, :], (m, 12, 12)).ravel()]
+        base = 6 * self.n
+        for k in range(len(self.dd_dh)):
+            rows += [self.edofs.ravel(), np.full(12 * m, base + k)]
+            cols += [np.full(12 * m, base + k), self.edofs.ravel()]
+            rows += [np.array([base + k])] * len(self.dd_dh)
+            cols += [np.array([base + l]) for l in range(len(self.dd_dh))]
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        number = np.cumsum(self.free) - 1  # free numbering
+        keep = self.free[rows] & self.free[cols]
+        r, c = number[rows[keep]], number[cols[keep]]
+        nf = int(self.free.sum())
+        key = c.astype(np.int64) * nf + r
+        uniq, slot = np.unique(key, return_inverse=True)
+        indices = (uniq % nf).astype(np.int32)
+        indptr = np.searchsorted(uniq // nf, np.arange(nf + 1)).astype(np.int32)
+        return slot, keep, indices, indptr
 
     def extrapolated(self, state: dict, previous: dict, factor: float) -> dict:
         """The secant predictor: state + factor (state - previous), rotations along the geodesic."""
@@ -175,10 +195,10 @@ def minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams, 
     free = model.free
     eye = sp.identity(int(free.sum()), format="csc")
     energy = model.energy(state, H0)
-    pushes = 0
+    pushes, shift = 0, 0.0
     for _ in range(p.max_iterations):
-        g, K = model.gradient_and_tangent(state, H0)
-        gf, Kf = g[free], K[free][:, free]
+        g, Kf = model.gradient_and_tangent(state, H0)
+        gf = g[free]
         lu, neg = _factor(Kf)
         gmax = np.abs(gf).max()
         saddle = escape and neg != 0 and pushes < 3
@@ -191,9 +211,10 @@ def minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams, 
             energy = model.energy(state, H0)
             continue
         mu = 0.0
-        while lu is None or neg > 0:
-            mu = max(10 * mu, 1e-8 * abs(Kf.diagonal()).max())
+        while lu is None or neg > 0:  # the last successful shift / 10 first: fewer factorizations
+            mu = max(10 * mu, shift / 10, 1e-8 * abs(Kf.diagonal()).max())
             lu, neg = _factor(Kf + mu * eye)
+        shift = mu if mu > 0 else shift
         step = np.zeros(model.ndof)
         step[free] = -lu.solve(gf)
         if mu == 0 and gmax <= 1e-6 * model.force_scale:
@@ -212,15 +233,15 @@ def minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams, 
         else:
             break  # no descent along the step: give up (the caller shortens the increment)
         state, energy = trial, e
-    g, K = model.gradient_and_tangent(state, H0)
-    _, neg = _factor(K[free][:, free])
+    g, Kf = model.gradient_and_tangent(state, H0)
+    _, neg = _factor(Kf)
     return state, bool(np.abs(g[free]).max() <= p.tol * model.force_scale * 10), neg if neg >= 0 else 1
 
 
 def _critical_mode(model: CellModel, state, H0) -> np.ndarray:
     """Eigenvector of the tangent's smallest eigenvalue (free DOFs, padded to all)."""
-    _, K = model.gradient_and_tangent(state, H0)
-    Kf = K[model.free][:, model.free].toarray()
+    _, Kf = model.gradient_and_tangent(state, H0)
+    Kf = Kf.toarray()
     vals, vecs = np.linalg.eigh(Kf)
     v = np.zeros(model.ndof)
     v[model.free] = vecs[:, 0]
