@@ -6,7 +6,7 @@ from pipeline_lib.cli import check_stage_args
 
 # config sections read only by stages after the database: left out of the database's provenance
 # params, so that changing a figure or a model does not rebuild the database
-DOWNSTREAM_KEYS = ("figures", "model", "train", "latent_study", "aleatoric", "latent", "design")
+DOWNSTREAM_KEYS = ("figures", "model", "train", "latent_study", "aleatoric", "latent", "design", "nonlinear")
 # keys of a train section that are the job's resources, not the trainer's: changing them does not retrain
 LEARN_RESOURCES = ("threads", "gpu", "mem_mb", "runtime")
 
@@ -27,6 +27,8 @@ RESOURCES = {
     "truss3d_homogenize": (1, 2000, 120),
     "truss3d_database": (1, 4000, 30),
     "truss3d_figures": (1, 4000, 20),
+    "truss3d_nonlinear_shard": (1, 2000, 120),  # measured: 0.5 lattices/s, 0.3 GB
+    "truss3d_nonlinear_database": (1, 2000, 10),
     "voxel3d_generate": (1, 3000, 120),
     "voxel3d_cells": (1, 8000, 60),
     "voxel3d_homogenize": (1, 3000, 240),

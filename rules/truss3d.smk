@@ -7,6 +7,8 @@
 # data/truss3d/stiffness/shard_S.h5    C of one slice of the lattices
 # data/truss3d/database.h5             lattices + C + origin
 # data/truss3d/figures/*.png           gallery, elastic surfaces, property space
+# data/truss3d/nonlinear/shard_S.h5    large-compression paths of shard S of a random subset
+# data/truss3d/nonlinear/database.h5   the stress-strain database (named target truss3d_nonlinear)
 T3 = "data/truss3d"
 T3CFG = config["truss3d"]
 
@@ -149,3 +151,46 @@ rule truss3d_figures:
     shell:
         stage("truss3d.figures", "--db {input} --gallery {output.gallery} --surfaces {output.surfaces} "
               "--property-space {output.property_space} --cfg {params.cfg:q}")
+
+
+rule truss3d_nonlinear:
+    input:
+        f"{T3}/nonlinear/database.h5",
+        f"{T3}/nonlinear/curves.png",
+
+
+rule truss3d_nonlinear_shard:
+    input:
+        f"{T3}/database.h5",
+    output:
+        f"{T3}/nonlinear/shard_{{shard}}.h5",
+    params:
+        cfg=cfg_json("truss3d", "material", "beam", "relative_density", "density", "nonlinear"),
+        seed=config["seed"],
+    log:
+        f"{T3}/logs/nonlinear_{{shard}}.log",
+    threads: threads_of("truss3d_nonlinear_shard")
+    resources:
+        **resources_of("truss3d_nonlinear_shard"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.nonlinear_shard", "--db {input} --out {output} --shard {wildcards.shard} "
+              "--cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule truss3d_nonlinear_database:
+    input:
+        expand(f"{T3}/nonlinear/shard_{{shard}}.h5", shard=range(T3CFG["nonlinear"]["shards"])),
+    output:
+        out=f"{T3}/nonlinear/database.h5",
+        figure=f"{T3}/nonlinear/curves.png",
+    log:
+        f"{T3}/logs/nonlinear_database.log",
+    threads: threads_of("truss3d_nonlinear_database")
+    resources:
+        **resources_of("truss3d_nonlinear_database"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.nonlinear_database", "--parts {input} --out {output.out} --figure {output.figure}")

@@ -400,3 +400,19 @@ def test_the_truss_designs_are_reverified_from_their_artifacts_alone(tiny_run):
         import pyvista as pv
 
         assert pv.read(d / f"{target}.stl").n_points > 0 and pv.read(d / f"{target}.vtp").n_points > 0
+
+
+def test_the_stress_strain_database_starts_on_the_linear_stiffness(tiny_run):
+    snakemake(tiny_run, "truss3d_nonlinear")
+    nl = artifacts.read(tiny_run / "data/truss3d/nonlinear/database.h5", "truss3d/nonlinear")
+    db = artifacts.read(tiny_run / "data/truss3d/database.h5", "truss3d/database", ["C", "radius"])
+    rows, curve, eps = nl["row"], nl["curve"], nl["strain"]
+    assert curve.shape == (4, 3) and np.isfinite(curve).all() and len(np.unique(rows)) == 4
+    np.testing.assert_allclose(eps, 0.04 * (np.arange(3) + 0.25) / 2.5)
+    np.testing.assert_allclose(nl["radius"], db["radius"][rows], rtol=1e-12)
+    # the first point (0.4 % strain) lies on the linear C33 unless the lattice buckled before it
+    early = ~(nl["critical_strain"] < eps[0])
+    np.testing.assert_allclose(curve[early, 0] / eps[0], db["C"][rows[early], 2, 2], rtol=0.03)
+    last = np.nanmax(np.where(np.isfinite(nl["path_strain"]), nl["path_strain"], -1), axis=1)
+    assert np.allclose(last, 0.04)  # every path reached the end
+    assert (tiny_run / "data/truss3d/nonlinear/curves.png").read_bytes()[:4] == b"\x89PNG"

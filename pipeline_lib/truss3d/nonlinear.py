@@ -362,3 +362,34 @@ def lattice_path(frame, r: float, *, E: float = 1.0, nu: float = 0.3, beam: str 
     cell = periodic_cell(frame).subdivided(p.elements_per_beam)
     outputs = output_strains(strain) if outputs is None else outputs
     return follow(CellModel(cell, r, E, nu, beam, lateral), strain, outputs, p)
+
+
+def compress_frames(frames: list, radii: np.ndarray, *, E: float = 1.0, nu: float = 0.3, beam: str = "timoshenko",
+                    lateral: str = "strain", strain: float = 0.25, points: int = 13,
+                    params: NonlinearParams | None = None) -> dict[str, np.ndarray]:
+    """The paths of many lattices: label curves (N, points), critical strains, the full paths
+    NaN-padded to the longest, seconds each.  A lattice without a converged path gets NaN (and a
+    warning naming it) instead of stopping the others."""
+    import logging
+    import time
+
+    eps = output_strains(strain, points)
+    n = len(frames)
+    curve, critical, seconds = np.full((n, points), np.nan), np.full(n, np.nan), np.zeros(n)
+    paths = []
+    for i, (f, r) in enumerate(zip(frames, radii)):
+        t = time.perf_counter()
+        try:
+            path = lattice_path(f, r, E=E, nu=nu, beam=beam, lateral=lateral, strain=strain, outputs=eps, params=params)
+            curve[i], critical[i] = path.stress_at(eps), path.critical_strain
+            paths.append((path.strain, path.stress))
+        except RuntimeError as exc:
+            logging.getLogger(__name__).warning("lattice %d: %s", i, exc)
+            paths.append((np.zeros(0), np.zeros(0)))
+        seconds[i] = time.perf_counter() - t
+    S = max([len(a) for a, _ in paths] + [1])
+    ps, pt = np.full((n, S), np.nan), np.full((n, S), np.nan)
+    for i, (a, b) in enumerate(paths):
+        ps[i, :len(a)], pt[i, :len(b)] = a, b
+    return {"strain": eps, "curve": curve, "critical_strain": critical, "path_strain": ps, "path_stress": pt,
+            "seconds": seconds}

@@ -74,3 +74,19 @@ DESIGN = register(Schema("truss3d/design", 1, (
     Field("control/start_objective_fe", "float64", ("M",), "1", "FE objective before"),
 ), "gradient inverse design of one target in the latent space, every result FE-verified (root attribute 'best': "
    "the reported row)"))
+
+# nonlinear compression (paper 002, Fig. 6): pipeline_lib.truss3d.nonlinear, one row per lattice
+_NONLINEAR = (
+    Field("row", "int64", ("N",), "row", "database row of the lattice"),
+    Field("strain", "float64", ("P",), "1", "compressive strains of the curve (paper: 0.5 %, 2.5 %, ..., 24.5 %)"),
+    Field("curve", "float64", ("N", "P"), "E_s", "nominal compressive stress -P33 at those strains (NaN: no converged path)"),
+    Field("critical_strain", "float64", ("N",), "1", "first bifurcation of the path (NaN: none)"),
+    Field("path_strain", "float64", ("N", "S"), "1", "every converged step's strain (NaN-padded)"),
+    Field("path_stress", "float64", ("N", "S"), "E_s", "its nominal compressive stress"),
+    Field("radius", "float64", ("N",), "cell side", "strut radius at the database's relative density"),
+    Field("seconds", "float64", ("N",), "s", "wall time of the lattice's path"),
+)
+NONLINEAR_SHARD = register(Schema("truss3d/nonlinear_shard", 1, _NONLINEAR,
+                                  "large-compression stress-strain paths of one shard of the selected lattices"))
+NONLINEAR = register(Schema("truss3d/nonlinear", 1, _NONLINEAR,
+                            "the stress-strain database: large-compression paths of a subset of the truss3d database"))

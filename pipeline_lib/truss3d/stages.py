@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 # the entry points `python -m pipeline_lib run truss3d.<name>` runs
 STAGES = (
     "library_shard", "library", "superpose_shard", "lattices", "homogenize_shard", "database",
-    "figures", "train", "design", "design_summary")
+    "figures", "train", "design", "design_summary", "nonlinear_shard", "nonlinear_database")
 _ATTRS = {"elementary_names": list(gen.ELEMENTARY_NAMES)}
 
 
@@ -174,3 +174,69 @@ def train(db: Path, model: Path, latent: Path, metrics: Path, curves: Path, *, c
         encode_all=lambda m: L.encode(m, A, X), n_rows=len(A),
         model_path=model, latent_path=latent, metrics_path=metrics, curves_path=curves,
         curve_keys=["adjacency", "offsets", "property", "kl"], config=cfg, seed=seed)
+
+
+def _nonlinear_rows(n: int, count: int, seed: int) -> np.ndarray:
+    """The database rows of the stress-strain database: a seeded random subset, in order."""
+    rng = np.random.default_rng(derive_seed(seed, "truss3d", "nonlinear", "rows"))
+    return np.sort(rng.choice(n, size=min(count, n), replace=False))
+
+
+def nonlinear_shard(db: Path, out: Path, *, shard: int, cfg: dict, seed: int) -> None:
+    """Large-compression paths of one shard of the selected lattices (paper 002, Fig. 6)."""
+    from pipeline_lib.truss3d.homogenization import checked_frames, strut_radii
+    from pipeline_lib.truss3d.nonlinear import NonlinearParams, compress_frames
+
+    nc = cfg["nonlinear"]
+    with artifacts.open_artifact(db, "truss3d/database") as h5:
+        rows = _nonlinear_rows(h5["adjacency"].shape[0], nc["count"], seed)
+        mine = rows[shards.rows(len(rows), shard, nc["shards"])]
+        A, X = h5["adjacency"][mine], h5["offsets"][mine]
+    frames = checked_frames(A, X)
+    r = strut_radii(frames, cfg["relative_density"], cfg["density"]) if frames else np.zeros(0)
+    params = build(NonlinearParams, {k: nc[k] for k in ("steps", "imperfection", "elements_per_beam")},
+                   where="truss3d.nonlinear")
+    m = cfg["material"]
+    res = compress_frames(frames, r, E=m["E"], nu=m["nu"], beam=cfg["beam"], lateral=nc["lateral"],
+                          strain=nc["strain"], points=nc["points"], params=params)
+    res["curve"] = res["curve"] * m["E"]  # stored in units of E_s: compress_frames divides by E
+    res["path_stress"] = res["path_stress"] * m["E"]
+    failed = int(np.isnan(res["curve"]).any(1).sum())
+    log.info("nonlinear shard %d: %d lattices, %d without a converged path, %.1f s", shard, len(mine), failed,
+             res["seconds"].sum())
+    artifacts.write(out, "truss3d/nonlinear_shard", dict(res, row=mine.astype(np.int64), radius=r / 2.0),
+                    config=cfg, seed=seed, stats={"lattices": len(mine), "failed": failed})
+
+
+def nonlinear_database(parts: list[Path], out: Path, figure: Path) -> None:
+    """The shards joined: the stress-strain database, and the spread of its curves."""
+    from pipeline_lib.viz.plots import plt, save_atomic
+
+    arrays = [artifacts.read(p, "truss3d/nonlinear_shard").arrays for p in parts]
+    S = max(a["path_strain"].shape[1] for a in arrays)
+    pad = lambda x: np.pad(x, ((0, 0), (0, S - x.shape[1])), constant_values=np.nan)  # noqa: E731
+    cat = {k: np.concatenate([pad(a[k]) if k.startswith("path_") else a[k] for a in arrays])
+           for k in arrays[0] if k != "strain"}
+    cat["strain"] = arrays[0]["strain"]
+    ok = np.isfinite(cat["curve"]).all(1)
+    stats = {"lattices": int(len(ok)), "failed": int((~ok).sum()),
+             "buckled": int(np.isfinite(cat["critical_strain"]).sum()), "seconds": float(cat["seconds"].sum())}
+    artifacts.write(out, "truss3d/nonlinear", cat, stats=stats)
+    log.info("stress-strain database: %s", stats)
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
+    eps = 100 * cat["strain"]
+    for r in np.flatnonzero(ok):
+        ax[0].plot(100 * cat["path_strain"][r], cat["path_stress"][r], lw=0.6, alpha=0.5)
+    ax[0].set_xlabel("compressive strain [%]")
+    ax[0].set_ylabel("nominal stress / E_s")
+    ax[0].set_title(f"{ok.sum()} lattices: full paths")
+    if ok.any():
+        q = np.percentile(cat["curve"][ok], [10, 50, 90], axis=0)
+        ax[1].fill_between(eps, q[0], q[2], alpha=0.3, label="10-90 %")
+        ax[1].plot(eps, q[1], "o-", label="median")
+        crit = cat["critical_strain"][ok]
+        ax[1].set_title(f"label curves; {np.isfinite(crit).sum()} buckle (median at "
+                        f"{100 * np.nanmedian(crit) if np.isfinite(crit).any() else float('nan'):.1f} %)")
+    ax[1].set_xlabel("compressive strain [%]")
+    ax[1].legend(fontsize=8)
+    save_atomic(fig, figure)
