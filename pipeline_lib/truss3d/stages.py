@@ -212,7 +212,8 @@ def nonlinear_database(parts: list[Path], out: Path, figure: Path) -> None:
     """The shards joined: the stress-strain database, and the spread of its curves."""
     from pipeline_lib.viz.plots import plt, save_atomic
 
-    arrays = [artifacts.read(p, "truss3d/nonlinear_shard").arrays for p in parts]
+    shard_files = [artifacts.read(p, "truss3d/nonlinear_shard") for p in parts]
+    arrays = [a.arrays for a in shard_files]
     S = max(a["path_strain"].shape[1] for a in arrays)
     pad = lambda x: np.pad(x, ((0, 0), (0, S - x.shape[1])), constant_values=np.nan)  # noqa: E731
     cat = {k: np.concatenate([pad(a[k]) if k.startswith("path_") else a[k] for a in arrays])
@@ -221,7 +222,8 @@ def nonlinear_database(parts: list[Path], out: Path, figure: Path) -> None:
     ok = np.isfinite(cat["curve"]).all(1)
     stats = {"lattices": int(len(ok)), "failed": int((~ok).sum()),
              "buckled": int(np.isfinite(cat["critical_strain"]).sum()), "seconds": float(cat["seconds"].sum())}
-    artifacts.write(out, "truss3d/nonlinear", cat, stats=stats)
+    first = shard_files[0]  # every shard ran with the same config slice and seed
+    artifacts.write(out, "truss3d/nonlinear", cat, stats=stats, config=first.config, seed=int(first.attrs["seed"]))
     log.info("stress-strain database: %s", stats)
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
     eps = 100 * cat["strain"]
