@@ -6,6 +6,7 @@ database's rules."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -47,24 +48,35 @@ def concat(parts: list[Verified]) -> Verified:
                     np.concatenate([p.fe for p in parts]), np.concatenate([p.predicted for p in parts]), std)
 
 
+def by_halves(solve: Callable[[np.ndarray], None], rows: np.ndarray) -> np.ndarray:
+    """Call ``solve(rows)`` once for the whole batch; where the solver refuses a batch (ValueError:
+    a mechanism no screen sees), halve it until each refused row is alone.  Returns those rows."""
+    refused, todo = [], [np.asarray(rows, np.int64)]
+    while todo:
+        idx = todo.pop()
+        if len(idx) == 0:
+            continue
+        try:
+            solve(idx)
+        except ValueError:
+            if len(idx) == 1:
+                refused.append(int(idx[0]))
+            else:
+                todo += [idx[: len(idx) // 2], idx[len(idx) // 2:]]
+    return np.array(refused, dtype=np.int64)
+
+
 def homogenize_valid(chain: Chain, samples: Samples, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """FE properties (N, P), NaN outside ``valid``; a sample the solver refuses (a mechanism the
     screen cannot see) is found by halving the batch and marked not valid."""
     n = count(samples)
     fe = np.full((n, len(chain.properties)), np.nan)
     valid = np.asarray(valid, bool).copy()
-    todo = [np.flatnonzero(valid)]
-    while todo:
-        idx = todo.pop()
-        if len(idx) == 0:
-            continue
-        try:
-            fe[idx] = chain.homogenize(take(samples, idx))
-        except ValueError:
-            if len(idx) == 1:
-                valid[idx] = False
-            else:
-                todo += [idx[: len(idx) // 2], idx[len(idx) // 2:]]
+
+    def solve(idx):
+        fe[idx] = chain.homogenize(take(samples, idx))
+
+    valid[by_halves(solve, np.flatnonzero(valid))] = False
     return fe, valid
 
 

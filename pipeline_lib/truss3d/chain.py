@@ -48,6 +48,7 @@ class Truss3D(Chain):
         for a mechanism the solver refuses -- and the strut radius (N,) as a fraction of the cell
         side (NaN where not valid)."""
         from pipeline_lib.elasticity import orthotropic_components
+        from pipeline_lib.latent.verify import by_halves
         from pipeline_lib.truss3d.frame import build_frame, database_problems
         from pipeline_lib.truss3d.homogenization import homogenize_frames
 
@@ -60,19 +61,14 @@ class Truss3D(Chain):
                 frames[i] = None if database_problems(A[i], X[i], f) else f
         P, radius = np.full((n, len(ORTHOTROPIC)), np.nan), np.full(n, np.nan)
         c, m = self.config, self.config["material"]
-        todo = [np.array([i for i in range(n) if frames[i] is not None], dtype=np.int64)]
-        while todo:  # a mechanism fails its batch: halve until it is alone
-            idx = todo.pop()
-            if not len(idx):
-                continue
-            try:
-                C, r = homogenize_frames([frames[i] for i in idx], relative_density=c["relative_density"], E=m["E"],
-                                         nu=m["nu"], beam=c["beam"], density=c["density"],
-                                         batch_size=c["homogenize"]["batch_size"])
-                P[idx], radius[idx] = orthotropic_components(C), r / 2.0
-            except ValueError:
-                if len(idx) > 1:
-                    todo += [idx[: len(idx) // 2], idx[len(idx) // 2:]]
+
+        def solve(idx):
+            C, r = homogenize_frames([frames[i] for i in idx], relative_density=c["relative_density"], E=m["E"],
+                                     nu=m["nu"], beam=c["beam"], density=c["density"],
+                                     batch_size=c["homogenize"]["batch_size"])
+            P[idx], radius[idx] = orthotropic_components(C), r / 2.0
+
+        by_halves(solve, np.array([i for i in range(n) if frames[i] is not None], dtype=np.int64))
         return P, np.isfinite(P).all(1), radius
 
     def _tubes(self, samples: Samples) -> list[tuple[np.ndarray, np.ndarray, float]]:
