@@ -71,3 +71,18 @@ def test_analytic_hessian_is_symmetric_under_large_rotations(theory):
     d, Ra, Rb = _state(beams, gen, "large")
     _, H = analytic_tangent(beams, d, Ra, Rb)
     assert _max_rel(H.mT, H) < 1e-12
+
+
+@pytest.mark.parametrize("theory", THEORIES)
+@pytest.mark.parametrize("kind", ["large", "small"])
+def test_the_numpy_path_gives_the_torch_path_and_the_energy_of_the_reference(theory, kind):
+    """The solver calls analytic_tangent on numpy arrays (and for its line-search energies): the same
+    expressions as the torch path, and the energy of the autograd reference's _energy."""
+    beams, gen = _beams(theory, seed=3)
+    d, Ra, Rb = _state(beams, gen, kind)
+    g, H = analytic_tangent(beams, d, Ra, Rb)
+    gn, Hn = analytic_tangent(beams, d.numpy(), Ra.numpy(), Rb.numpy())
+    assert _max_rel(torch.as_tensor(gn), g) < 1e-13 and _max_rel(torch.as_tensor(Hn), H) < 1e-13
+    e = analytic_tangent(beams, d.numpy(), Ra.numpy(), Rb.numpy(), energy_only=True)
+    ref = beams.energy(d, Ra, Rb).numpy()
+    assert abs(e - ref).max() <= 1e-13 * abs(ref).max()

@@ -15,7 +15,8 @@ from pipeline_lib.truss3d.cell import periodic_cell
 from pipeline_lib.truss3d.frame import build_frame
 from pipeline_lib.truss3d.generation import ELEMENTARY, PerturbParams, perturbation_chain
 from pipeline_lib.truss3d.homogenization import strut_radii
-from pipeline_lib.truss3d.nonlinear import CellModel, NonlinearParams, compress, follow, minimize, output_strains
+from pipeline_lib.truss3d.nonlinear import (CellModel, NonlinearParams, compress, follow, minimize, newton,
+                                            output_strains)
 
 Z = np.zeros((27, 3))
 P = NonlinearParams()
@@ -163,6 +164,22 @@ def test_a_simple_cubic_lattice_buckles_and_its_stress_plateaus():
     after = path.strain > path.critical_strain + 0.02
     assert path.stress[after].max() < 1.1 * C33 * path.critical_strain  # buckled: no longer linear
     assert path.stable[after].all()
+
+
+def test_plain_newton_stays_on_the_unstable_symmetric_branch_that_minimizing_leaves():
+    """Past the critical strain the perfect simple-cubic cell has an unstable homogeneous
+    equilibrium (struts straight, stress C33 eps): plain Newton finds it, with negative pivots --
+    what the bisection of the critical strain asks -- and minimizing with escape leaves it for a
+    buckled state of lower energy and no negative pivot."""
+    m = _model(ELEMENTARY["sc"].astype(bool), rho=0.05)
+    eps = 1.5 * follow(m, 0.1, output_strains(0.1), NonlinearParams(steps=20, bisections=6)).critical_strain
+    H0 = np.diag([0.0, 0.0, -eps])
+    state, ok, neg = newton(m, m.initial(), H0, P)  # from the homogeneous deformation x = F X
+    assert ok and neg > 0
+    C33 = homogenize(ELEMENTARY["sc"].astype(bool), Z, relative_density=0.05)[2, 2]
+    assert -m.stress(state, H0)[2, 2] == pytest.approx(C33 * eps, rel=0.02)
+    buckled, ok2, neg2 = minimize(m, state, H0, NonlinearParams(max_iterations=80), escape=True)
+    assert ok2 and neg2 == 0 and m.energy(buckled, H0) < m.energy(state, H0)
 
 
 def test_compress_returns_the_paper_label_vector():

@@ -23,7 +23,9 @@ solver uses it.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
+
 from pipeline_lib.fem.beam3d import local_axes, local_stiffness
 
 # deformational DOFs (u_b, theta_a, theta_b) inside the linear element's 12 (u, v, w, tx, ty, tz per end)
@@ -36,38 +38,40 @@ def local_stiffness7(L: torch.Tensor, r: torch.Tensor, E: float, nu: float, theo
     return K[..., _LOCAL, :][..., :, _LOCAL]
 
 
-def _skew(v: torch.Tensor) -> torch.Tensor:
-    z = torch.zeros_like(v[..., 0])
-    return torch.stack([torch.stack([z, -v[..., 2], v[..., 1]], -1),
-                        torch.stack([v[..., 2], z, -v[..., 0]], -1),
-                        torch.stack([-v[..., 1], v[..., 0], z], -1)], -2)
+def _skew(v):
+    xp = _ops(v)
+    z = xp.zeros_like(v[..., 0])
+    return xp.stack([xp.stack([z, -v[..., 2], v[..., 1]], -1),
+                     xp.stack([v[..., 2], z, -v[..., 0]], -1),
+                     xp.stack([-v[..., 1], v[..., 0], z], -1)], -2)
 
 
-def so3_exp(phi: torch.Tensor) -> torch.Tensor:
-    """Rotation matrix exp([phi]x), smooth (to all orders) at phi = 0."""
+def so3_exp(phi):
+    """Rotation matrix exp([phi]x), smooth (to all orders) at phi = 0 (torch or numpy)."""
+    xp = _ops(phi)
     t = (phi * phi).sum(-1)
     small = t < 1e-6
-    ts = torch.where(small, torch.ones_like(t), t)
-    th = ts.sqrt()
-    a = torch.where(small, 1 - t / 6 + t * t / 120 - t ** 3 / 5040, torch.sin(th) / th)
-    b = torch.where(small, 0.5 - t / 24 + t * t / 720 - t ** 3 / 40320, (1 - torch.cos(th)) / ts)
+    ts = xp.where(small, xp.ones_like(t), t)
+    th = xp.sqrt(ts)
+    a = xp.where(small, 1 - t / 6 + t * t / 120 - t ** 3 / 5040, xp.sin(th) / th)
+    b = xp.where(small, 0.5 - t / 24 + t * t / 720 - t ** 3 / 40320, (1 - xp.cos(th)) / ts)
     K = _skew(phi)
-    eye = torch.eye(3, dtype=phi.dtype, device=phi.device).expand(K.shape)
-    return eye + a[..., None, None] * K + b[..., None, None] * (K @ K)
+    return xp.eye3(phi) + a[..., None, None] * K + b[..., None, None] * (K @ K)
 
 
-def so3_log(R: torch.Tensor) -> torch.Tensor:
+def so3_log(R):
     """Rotation vector of R (angle below pi), smooth at the identity: v = sin(theta) a is read from
-    the skew part and scaled by theta / sin(theta), a series in sin^2 near zero."""
-    v = 0.5 * torch.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]], -1)
+    the skew part and scaled by theta / sin(theta), a series in sin^2 near zero (torch or numpy)."""
+    xp = _ops(R)
+    v = 0.5 * xp.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]], -1)
     c = 0.5 * (R[..., 0, 0] + R[..., 1, 1] + R[..., 2, 2] - 1)
     s2 = (v * v).sum(-1)
     small = (s2 < 1e-6) & (c > 0)
-    s2s = torch.where(small, torch.ones_like(s2), s2)
-    s = s2s.sqrt()
+    s2s = xp.where(small, xp.ones_like(s2), s2)
+    s = xp.sqrt(s2s)
     # asin(s) / s = 1 + s^2/6 + 3 s^4/40 + 5 s^6/112 + 35 s^8/1152 (theta < pi/2)
-    f = torch.where(small, 1 + s2 / 6 + 3 * s2 ** 2 / 40 + 5 * s2 ** 3 / 112 + 35 * s2 ** 4 / 1152,
-                    torch.atan2(s, c) / s)
+    f = xp.where(small, 1 + s2 / 6 + 3 * s2 ** 2 / 40 + 5 * s2 ** 3 / 112 + 35 * s2 ** 4 / 1152,
+                 xp.atan2(s, c) / s)
     return f[..., None] * v
 
 
@@ -136,6 +140,14 @@ class Beams:
             cols = [torch.autograd.grad(g[:, k].sum(), x, retain_graph=k < 8)[0] for k in range(9)]
         return g.detach(), torch.stack(cols, -1)
 
+    def constants(self, xp) -> tuple:
+        """(Q0, K7, L0) as the backend's arrays (numpy copies made once)."""
+        if xp is _TorchOps:
+            return self.Q0, self.K7, self.L0
+        if not hasattr(self, "_np"):
+            self._np = tuple(t.detach().cpu().numpy() for t in (self.Q0, self.K7, self.L0))
+        return self._np
+
     def tangent_analytic(self, d, Ra, Rb) -> tuple[torch.Tensor, torch.Tensor]:
         """The same gradient and Hessian as :meth:`tangent`, from closed-form expressions (no
         autograd; several times faster): see :func:`analytic_tangent`."""
@@ -161,20 +173,65 @@ class Beams:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _jl_inv_coeffs(th: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _jl_inv_coeffs(th: Array) -> tuple[Array, Array]:
     """c(t) and c'(t) / t, t = |theta|, of Jl^-1(theta) = I - [theta]x / 2 + c(t) [theta]x^2,
     c(t) = 1 / t^2 - cot(t / 2) / (2 t), with their series near 0."""
+    xp = _ops(th)
     t2 = (th * th).sum(-1)
     small = t2 < 0.04
-    ts2 = torch.where(small, torch.ones_like(t2), t2)
-    t = ts2.sqrt()
-    s, co = torch.sin(0.5 * t), torch.cos(0.5 * t)
+    ts2 = xp.where(small, xp.ones_like(t2), t2)
+    t = xp.sqrt(ts2)
+    s, co = xp.sin(0.5 * t), xp.cos(0.5 * t)
     cot = co / s
-    c = torch.where(small, 1 / 12 + t2 / 720 + t2 ** 2 / 30240 + t2 ** 3 / 1209600 + t2 ** 4 / 47900160,
+    c = xp.where(small, 1 / 12 + t2 / 720 + t2 ** 2 / 30240 + t2 ** 3 / 1209600 + t2 ** 4 / 47900160,
                     1 / ts2 - cot / (2 * t))
-    dc = torch.where(small, 1 / 360 + t2 / 7560 + t2 ** 2 / 201600 + t2 ** 3 / 5987520 + 691 * t2 ** 4 / 130767436800,
+    dc = xp.where(small, 1 / 360 + t2 / 7560 + t2 ** 2 / 201600 + t2 ** 3 / 5987520 + 691 * t2 ** 4 / 130767436800,
                      -2 / ts2 ** 2 + 1 / (4 * ts2 * s * s) + cot / (2 * ts2 * t))
     return c, dc
+
+
+class _NumpyOps:
+    """The few array functions the closed-form tangent needs, for numpy arrays (a tenth of torch's
+    per-call overhead: at a cell's hundred beams that overhead is the whole cost)."""
+    stack, cat, where, ones_like, zeros_like = np.stack, np.concatenate, np.where, np.ones_like, np.zeros_like
+    sin, cos, atan2, sqrt = np.sin, np.cos, np.arctan2, np.sqrt
+    permute, contiguous = staticmethod(np.transpose), staticmethod(np.ascontiguousarray)
+
+    @staticmethod
+    def swap01(x):
+        return np.swapaxes(x, 0, 1)
+
+    @staticmethod
+    def eye3(like):
+        return np.eye(3, dtype=like.dtype)
+
+
+class _TorchOps:
+    stack, cat, where, ones_like, zeros_like = torch.stack, torch.cat, torch.where, torch.ones_like, torch.zeros_like
+    sin, cos, atan2, sqrt = torch.sin, torch.cos, torch.atan2, torch.sqrt
+
+    @staticmethod
+    def permute(x, dims):
+        return x.permute(*dims)
+
+    @staticmethod
+    def contiguous(x):
+        return x.contiguous()
+
+    @staticmethod
+    def swap01(x):
+        return x.transpose(0, 1)
+
+    @staticmethod
+    def eye3(like):
+        return torch.eye(3, dtype=like.dtype, device=like.device)
+
+
+def _ops(x):
+    return _NumpyOps if isinstance(x, np.ndarray) else _TorchOps
+
+
+Array = "np.ndarray | torch.Tensor"
 
 
 # The beam index is kept last in every array below ((3, m) vectors, (3, 3, m) matrices, (k, 9, m)
@@ -182,24 +239,26 @@ def _jl_inv_coeffs(th: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 # the beams (batched matmul of 3 x 3 matrices is several times slower on a CPU).
 
 
-def _bl_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _bl_dot(a: Array, b: Array) -> Array:
     return (a * b).sum(0)
 
 
-def _bl_cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _bl_cross(a: Array, b: Array) -> Array:
     """a x b along dim 0 (broadcasting over the others)."""
-    return torch.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], 0)
+    xp = _ops(a)
+    return xp.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], 0)
 
 
-def _bl_skew(v: torch.Tensor) -> torch.Tensor:
+def _bl_skew(v: Array) -> Array:
     """(3, 3, m) [v]x of (3, m) vectors."""
-    z = torch.zeros_like(v[0])
-    return torch.stack([torch.stack([z, -v[2], v[1]], 0),
-                        torch.stack([v[2], z, -v[0]], 0),
-                        torch.stack([-v[1], v[0], z], 0)], 0)
+    xp = _ops(v)
+    z = xp.zeros_like(v[0])
+    return xp.stack([xp.stack([z, -v[2], v[1]], 0),
+                     xp.stack([v[2], z, -v[0]], 0),
+                     xp.stack([-v[1], v[0], z], 0)], 0)
 
 
-def _bl_mm(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+def _bl_mm(A: Array, B: Array) -> Array:
     """(i, j, m) @ (j, k, m) -> (i, k, m)."""
     out = A[:, 0, None] * B[0, None]
     for j in range(1, A.shape[1]):
@@ -207,7 +266,7 @@ def _bl_mm(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _bl_mv(A: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def _bl_mv(A: Array, v: Array) -> Array:
     """(i, j, m) @ (j, m) -> (i, m)."""
     out = A[:, 0] * v[0]
     for j in range(1, A.shape[1]):
@@ -215,52 +274,58 @@ def _bl_mv(A: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _bl_log(R: torch.Tensor) -> torch.Tensor:
+def _bl_log(R: Array) -> Array:
     """so3_log of (3, 3, m) rotations, the same formula."""
-    v = 0.5 * torch.stack([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]], 0)
+    xp = _ops(R)
+    v = 0.5 * xp.stack([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]], 0)
     c = 0.5 * (R[0, 0] + R[1, 1] + R[2, 2] - 1)
     s2 = (v * v).sum(0)
     small = (s2 < 1e-6) & (c > 0)
-    s2s = torch.where(small, torch.ones_like(s2), s2)
-    s = s2s.sqrt()
-    f = torch.where(small, 1 + s2 / 6 + 3 * s2 ** 2 / 40 + 5 * s2 ** 3 / 112 + 35 * s2 ** 4 / 1152,
-                    torch.atan2(s, c) / s)
+    s2s = xp.where(small, xp.ones_like(s2), s2)
+    s = xp.sqrt(s2s)
+    f = xp.where(small, 1 + s2 / 6 + 3 * s2 ** 2 / 40 + 5 * s2 ** 3 / 112 + 35 * s2 ** 4 / 1152,
+                    xp.atan2(s, c) / s)
     return f * v
 
 
-def analytic_tangent(beams: "Beams", d: torch.Tensor, Ra: torch.Tensor, Rb: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+def analytic_tangent(beams: "Beams", d: Array, Ra: Array, Rb: Array, *, energy_only: bool = False,
+                     gradient_only: bool = False) -> tuple[Array, Array]:
     """(m, 9) gradient and (m, 9, 9) Hessian of each beam's energy with respect to (d, phi_a, phi_b)
     at phi = 0, as :meth:`Beams.tangent` (to round-off) but from closed-form expressions, without
-    autograd."""
-    Q0 = beams.Q0.permute(1, 2, 0)
-    K7 = beams.K7.permute(1, 2, 0)
-    L0 = beams.L0
-    Ra, Rb = Ra.permute(1, 2, 0), Rb.permute(1, 2, 0)
+    autograd; with ``energy_only`` the (m,) energies of the same expressions (the solver's line
+    search), with ``gradient_only`` the (m, 9) gradient alone (the stress).  numpy arrays in, numpy out (the fast path); torch tensors in, torch out."""
+    xp = _ops(d)
+    Q0, K7, L0 = beams.constants(xp)
+    Q0 = xp.permute(Q0, (1, 2, 0))
+    K7 = xp.permute(K7, (1, 2, 0))
+    Ra, Rb = xp.permute(Ra, (1, 2, 0)), xp.permute(Rb, (1, 2, 0))
     d = d.T
-    eye = torch.eye(3, dtype=d.dtype, device=d.device)[:, :, None]
+    eye = xp.eye3(d)[:, :, None]
     # ---- state and gradient
-    l = _bl_dot(d, d).sqrt()
+    l = xp.sqrt(_bl_dot(d, d))
     il = 1 / l
     e1 = d * il
     qa = _bl_mv(Ra, Q0[:, 1])
     qb = _bl_mv(Rb, Q0[:, 1])
     q = 0.5 * (qa + qb)
     e3 = _bl_cross(e1, q)
-    e3 = e3 / _bl_dot(e3, e3).sqrt()
+    e3 = e3 / xp.sqrt(_bl_dot(e3, e3))
     e2 = _bl_cross(e3, e1)
-    RrT = torch.stack([e1, e2, e3], 0)  # rows: the corotated axes
-    Rr = RrT.transpose(0, 1)
+    RrT = xp.stack([e1, e2, e3], 0)  # rows: the corotated axes
+    Rr = xp.swap01(RrT)
     ta = _bl_log(_bl_mm(_bl_mm(RrT, Ra), Q0))
     tb = _bl_log(_bl_mm(_bl_mm(RrT, Rb), Q0))
     a, b = ta[1:], tb[1:]
     bow = (2 * a * a - a * b + 2 * b * b).sum(0) / 30
-    f = _bl_mv(K7, torch.cat([(l - L0 + L0 * bow)[None], ta, tb], 0))
+    qd = xp.cat([(l - L0 + L0 * bow)[None], ta, tb], 0)
+    f = _bl_mv(K7, qd)
+    if energy_only:
+        return 0.5 * (qd * f).sum(0)
     fu = f[0]
     fL = fu * L0
-    zm = torch.zeros_like(l)[None]
-    bow_a = torch.cat([zm, (4 * a - b) / 30], 0)
-    bow_b = torch.cat([zm, (4 * b - a) / 30], 0)
+    zm = xp.zeros_like(l)[None]
+    bow_a = xp.cat([zm, (4 * a - b) / 30], 0)
+    bow_b = xp.cat([zm, (4 * b - a) / 30], 0)
     Fa = f[1:4] + fL * bow_a
     Fb = f[4:7] + fL * bow_b
     Ka, Kb = _bl_skew(ta), _bl_skew(tb)
@@ -284,30 +349,32 @@ def analytic_tangent(beams: "Beams", d: torch.Tensor, Ra: torch.Tensor, Rb: torc
     g_d = fu * e1 + alpha * e3 - beta * e2
     g_a = RGa - gam * xa
     g_b = RGb - gam * xb
-    grad = torch.cat([g_d, g_a, g_b], 0).T.contiguous()
+    grad = xp.contiguous(xp.cat([g_d, g_a, g_b], 0).T)
+    if gradient_only:
+        return grad
 
     # ---- derivatives along the nine directions (dd, dphi_a, dphi_b): (k, 9, m) Jacobians
-    z3 = torch.zeros_like(e1)
-    z33 = torch.zeros_like(Rr)
-    Om = torch.stack([torch.cat([-(q1 * iq2 * il) * e3, (0.5 * iq2) * xa, (0.5 * iq2) * xb], 0),
-                      torch.cat([-il * e3, z3, z3], 0),
-                      torch.cat([il * e2, z3, z3], 0)], 0)  # local spin of the corotated frame
+    z3 = xp.zeros_like(e1)
+    z33 = xp.zeros_like(Rr)
+    Om = xp.stack([xp.cat([-(q1 * iq2 * il) * e3, (0.5 * iq2) * xa, (0.5 * iq2) * xb], 0),
+                      xp.cat([-il * e3, z3, z3], 0),
+                      xp.cat([il * e2, z3, z3], 0)], 0)  # local spin of the corotated frame
     W = _bl_mm(Rr, Om)
     De1 = _bl_cross(W, e1[:, None])
     De2 = _bl_cross(W, e2[:, None])
     De3 = _bl_cross(W, e3[:, None])
-    Dl = torch.cat([e1, z3, z3], 0)  # (9, m)
-    Dq1 = _bl_dot(q[:, None], De1) + 0.5 * torch.cat([z3, _bl_cross(qa, e1), _bl_cross(qb, e1)], 0)
-    Dq2 = _bl_dot(q[:, None], De2) + 0.5 * torch.cat([z3, _bl_cross(qa, e2), _bl_cross(qb, e2)], 0)
-    Dta = _bl_mm(JaT.transpose(0, 1), torch.cat([z33, RrT, z33], 1) - Om)
-    Dtb = _bl_mm(JbT.transpose(0, 1), torch.cat([z33, z33, RrT], 1) - Om)
+    Dl = xp.cat([e1, z3, z3], 0)  # (9, m)
+    Dq1 = _bl_dot(q[:, None], De1) + 0.5 * xp.cat([z3, _bl_cross(qa, e1), _bl_cross(qb, e1)], 0)
+    Dq2 = _bl_dot(q[:, None], De2) + 0.5 * xp.cat([z3, _bl_cross(qa, e2), _bl_cross(qb, e2)], 0)
+    Dta = _bl_mm(xp.swap01(JaT), xp.cat([z33, RrT, z33], 1) - Om)
+    Dtb = _bl_mm(xp.swap01(JbT), xp.cat([z33, z33, RrT], 1) - Om)
     Du = Dl + L0 * (_bl_dot(bow_a[:, None], Dta) + _bl_dot(bow_b[:, None], Dtb))
-    Df = _bl_mm(K7, torch.cat([Du[None], Dta, Dtb], 0))  # (7, 9, m)
+    Df = _bl_mm(K7, xp.cat([Du[None], Dta, Dtb], 0))  # (7, 9, m)
     Dfu = Df[0]
-    z19 = torch.zeros_like(Dfu)[None]
+    z19 = xp.zeros_like(Dfu)[None]
     LDfu = (L0 * Dfu)[None]
-    DFa = Df[1:4] + bow_a[:, None] * LDfu + fL * torch.cat([z19, (4 * Dta[1:] - Dtb[1:]) / 30], 0)
-    DFb = Df[4:7] + bow_b[:, None] * LDfu + fL * torch.cat([z19, (4 * Dtb[1:] - Dta[1:]) / 30], 0)
+    DFa = Df[1:4] + bow_a[:, None] * LDfu + fL * xp.cat([z19, (4 * Dta[1:] - Dtb[1:]) / 30], 0)
+    DFb = Df[4:7] + bow_b[:, None] * LDfu + fL * xp.cat([z19, (4 * Dtb[1:] - Dta[1:]) / 30], 0)
 
     def dJ(K, c, dc, th, F):  # d(Jl^-T(theta) F) / dtheta at fixed F, (3, 3, m)
         KF = _bl_mv(K, F)
@@ -330,5 +397,5 @@ def analytic_tangent(beams: "Beams", d: torch.Tensor, Ra: torch.Tensor, Rb: torc
     # R <- exp(phi) R: d/dphi (I - [phi]x / 2) g at 0 adds [g]x / 2 on each rotation block
     Ha[:, 3:6] += 0.5 * _bl_skew(g_a) - gam * (qa[:, None] * e3[None] - _bl_dot(e3, qa) * eye)
     Hb[:, 6:9] += 0.5 * _bl_skew(g_b) - gam * (qb[:, None] * e3[None] - _bl_dot(e3, qb) * eye)
-    H = torch.cat([Hd, Ha, Hb], 0).permute(2, 0, 1).contiguous()
+    H = xp.contiguous(xp.permute(xp.cat([Hd, Ha, Hb], 0), (2, 0, 1)))
     return grad, H

@@ -21,14 +21,14 @@ struts are not modelled (no contact).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from pipeline_lib.fem.corotational import Beams, so3_exp, so3_log
+from pipeline_lib.fem.corotational import Beams, analytic_tangent, so3_exp, so3_log
 from pipeline_lib.truss3d.cell import PeriodicCell, periodic_cell
 
 LATERAL = ("strain", "stress")
@@ -53,6 +53,7 @@ class Path:
     stable: np.ndarray  # (K,) bool: the tangent was positive definite there
     critical_strain: float = np.nan  # first bifurcation (NaN: none up to the end)
     lateral: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # (K, 2) free H11, H22 ("stress")
+    final: dict | None = None  # the last converged state (w, R, h), for drawing the deformed cell
 
     def stress_at(self, eps: np.ndarray) -> np.ndarray:
         """Stress at strains that are steps of the path (exact there; linear in between)."""
@@ -102,25 +103,23 @@ class CellModel:
         return H
 
     def _chords(self, state, H0):
+        """Every beam's chord and end rotations (numpy: the element's fast path)."""
         H = self.H(state, H0)
         d = self.cell.D0 @ (np.eye(3) + H).T + state["w"][self.cell.b] - state["w"][self.cell.a]
-        t = torch.float64
-        return (torch.as_tensor(d, dtype=t), torch.as_tensor(state["R"][self.cell.a], dtype=t),
-                torch.as_tensor(state["R"][self.cell.b], dtype=t))
+        return d, state["R"][self.cell.a], state["R"][self.cell.b]
 
     def energy(self, state, H0) -> float:
-        return float(self.beams.energy(*self._chords(state, H0)).sum())
+        return float(analytic_tangent(self.beams, *self._chords(state, H0), energy_only=True).sum())
 
     def stress(self, state, H0) -> np.ndarray:
         """Nominal stress P = (1/V) sum over beams of (dW/dd) (x) D0, (3, 3)."""
-        g = self.beams.forces(*self._chords(state, H0))[:, :3].numpy()
+        g = analytic_tangent(self.beams, *self._chords(state, H0), gradient_only=True)[:, :3]
         return g.T @ self.cell.D0 / self.cell.volume
 
     def gradient_and_tangent(self, state, H0) -> tuple[np.ndarray, sp.csc_matrix]:
         """The energy's gradient (all DOFs) and its Hessian on the free DOFs (CSC; the sparsity
         pattern and the scatter into it are built once)."""
-        g9, H9 = self.beams.tangent_analytic(*self._chords(state, H0))
-        g9, H9 = g9.numpy(), H9.numpy()
+        g9, H9 = analytic_tangent(self.beams, *self._chords(state, H0))
         g = np.zeros(self.ndof)
         np.add.at(g, self.edofs, g9 @ self.T)
         vals = [(self.T.T @ H9 @ self.T).ravel()]
@@ -159,18 +158,29 @@ class CellModel:
         indptr = np.searchsorted(uniq // nf, np.arange(nf + 1)).astype(np.int32)
         return slot, keep, indices, indptr
 
+    def deformed(self, state: dict, H0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every beam's deformed end points (x_a, x_a + chord) and the displacement magnitudes
+        there, (m, 3) x 2 and (m,) x 2: what a picture of the deformed cell draws (a beam leaving
+        the cell is drawn whole, from its first node)."""
+        H = self.H(state, H0)
+        X = self.cell.nodes
+        x = X @ (np.eye(3) + H).T + state["w"]
+        d = self.cell.D0 @ (np.eye(3) + H).T + state["w"][self.cell.b] - state["w"][self.cell.a]
+        u = np.linalg.norm(x - X, axis=1)
+        ub = np.linalg.norm(x[self.cell.a] + d - (X[self.cell.a] + self.cell.D0), axis=1)
+        return x[self.cell.a], x[self.cell.a] + d, u[self.cell.a], ub
+
     def extrapolated(self, state: dict, previous: dict, factor: float) -> dict:
         """The secant predictor: state + factor (state - previous), rotations along the geodesic."""
-        rel = torch.as_tensor(np.einsum("nij,nkj->nik", state["R"], previous["R"]))
-        step = so3_log(rel).numpy() * factor
-        R = so3_exp(torch.as_tensor(step)).numpy() @ state["R"]
+        step = so3_log(np.einsum("nij,nkj->nik", state["R"], previous["R"])) * factor
+        R = so3_exp(step) @ state["R"]
         return {"w": state["w"] + factor * (state["w"] - previous["w"]), "R": R,
                 "h": state["h"] + factor * (state["h"] - previous["h"])}
 
     def moved(self, state, delta: np.ndarray) -> dict:
         n = self.n
         dw, dphi = delta[:3 * n].reshape(n, 3), delta[3 * n:6 * n].reshape(n, 3)
-        R = so3_exp(torch.as_tensor(dphi)).numpy() @ state["R"]
+        R = so3_exp(dphi) @ state["R"]
         return {"w": state["w"] + dw, "R": R, "h": state["h"] + delta[6 * n:]}
 
 
@@ -238,13 +248,57 @@ def minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams, 
     return state, bool(np.abs(g[free]).max() <= p.tol * model.force_scale * 10), neg if neg >= 0 else 1
 
 
+def newton(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams) -> tuple[dict, bool, int]:
+    """The equilibrium next to ``state`` by plain Newton steps, stable or not (no line search, no
+    shift): on a smooth branch it converges in a few steps where the energy-minimizing
+    :func:`minimize` crawls along a saddle's negative curvature -- what the bisection of a critical
+    strain and the first try of every increment need.  Fails (the caller falls back to
+    :func:`minimize`) on a singular tangent or a step beyond a quarter of the mean beam length or a
+    quarter radian.  Returns (state, converged, negative pivots at the result)."""
+    free, n = model.free, model.n
+    cap = 0.25 * model.cell.lengths.mean()
+    neg = -1
+    for _ in range(p.max_iterations):
+        g, Kf = model.gradient_and_tangent(state, H0)
+        gf = g[free]
+        lu, neg = _factor(Kf)
+        if lu is None:
+            return state, False, -1
+        if np.abs(gf).max() <= p.tol * model.force_scale:
+            return state, True, neg
+        step = np.zeros(model.ndof)
+        step[free] = -lu.solve(gf)
+        if not np.isfinite(step).all() or np.abs(step[:3 * n]).max() > cap or np.abs(step[3 * n:6 * n]).max() > 0.25:
+            return state, False, neg
+        state = model.moved(state, step)
+    return state, False, neg
+
+
 def _critical_mode(model: CellModel, state, H0) -> np.ndarray:
-    """Eigenvector of the tangent's smallest eigenvalue (free DOFs, padded to all)."""
+    """Eigenvector of the tangent's smallest eigenvalue (free DOFs, padded to all).
+
+    Lanczos on (K + mu I)^-1 with the smallest tried shift mu that makes K + mu I positive
+    definite: its largest eigenvalue is 1 / (lambda_min + mu), well separated from the rest, so a
+    few sparse solves give it (a dense eigendecomposition cost a quarter of a whole path)."""
     _, Kf = model.gradient_and_tangent(state, H0)
-    Kf = Kf.toarray()
-    vals, vecs = np.linalg.eigh(Kf)
+    n = Kf.shape[0]
+    eye = sp.identity(n, format="csc")
+    scale = float(abs(Kf.diagonal()).max())
+    mu = 1e-8 * scale
+    while True:
+        lu, neg = _factor(Kf + mu * eye)
+        if lu is not None and neg == 0:
+            break
+        mu *= 4
+    op = spla.LinearOperator((n, n), matvec=lu.solve, dtype=float)
+    try:
+        _, vecs = spla.eigsh(op, k=1, which="LA", tol=1e-8, ncv=min(n, 24),
+                             v0=np.random.default_rng(0).standard_normal(n))
+        vec = vecs[:, 0]
+    except spla.ArpackNoConvergence as exc:  # clustered modes: any converged vector of the cluster will do
+        vec = exc.eigenvectors[:, 0] if exc.eigenvectors.shape[1] else np.linalg.eigh(Kf.toarray())[1][:, 0]
     v = np.zeros(model.ndof)
-    v[model.free] = vecs[:, 0]
+    v[model.free] = vec
     return v
 
 
@@ -276,7 +330,11 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
         guess = state
         if previous is not None and eps > prev_eps:
             guess = model.extrapolated(state, previous, (target - eps) / (eps - prev_eps))
-        trial, ok, neg = minimize(model, guess, H0(target), p)
+        ok = False
+        if np.isnan(critical):  # on the fundamental branch: plain Newton, and its inertia says if it still holds
+            trial, ok, neg = newton(model, guess, H0(target), p)
+        if not ok:  # buckled (several stable branches may be near): the energy's descent picks the stable one
+            trial, ok, neg = minimize(model, guess, H0(target), p)
         if not ok and guess is not state:  # the predictor overshot: from the last state instead
             trial, ok, neg = minimize(model, state, H0(target), p)
         switched = False
@@ -286,7 +344,9 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
             lo, hi, at_hi = eps, target, (trial if ok else None)
             for _ in range(p.bisections):
                 mid = 0.5 * (lo + hi)
-                s_mid, ok_mid, n_mid = minimize(model, state, H0(mid), p)
+                s_mid, ok_mid, n_mid = newton(model, state, H0(mid), p)  # on the branch: stable or not
+                if not ok_mid:
+                    s_mid, ok_mid, n_mid = minimize(model, state, H0(mid), p)
                 if ok_mid and n_mid == 0:
                     lo = mid
                 else:
@@ -297,6 +357,12 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
                 inc = max((hi - eps) / 2, p.min_increment)
         if not ok and neg != 0:  # stuck on a ridge of negative curvature (a later bifurcation): push off it
             trial, ok, neg = minimize(model, _push(model, trial, H0(target), p), H0(target), p, escape=True)
+            switched = ok
+        if not ok and inc <= strain / p.steps / 16:
+            # small increments fail and the tangent is positive definite: the branch ends in a limit
+            # point, and the state snaps through to another one; let the energy's descent find it
+            trial, ok, neg = minimize(model, state, H0(target), replace(p, max_iterations=5 * p.max_iterations),
+                                      escape=True)
             switched = ok
         if not ok:
             inc /= 2
@@ -319,7 +385,7 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
         rec["lateral"].append(state["h"].copy())
         inc = min(inc * 1.5, 2 * strain / p.steps)
     return Path(np.array(rec["strain"]), np.array(rec["stress"]), np.array(rec["energy"]), np.array(rec["stable"]),
-                critical, np.array(rec["lateral"]).reshape(len(rec["strain"]), -1))
+                critical, np.array(rec["lateral"]).reshape(len(rec["strain"]), -1), state)
 
 
 def output_strains(strain: float = 0.25, points: int = 13) -> np.ndarray:
@@ -364,12 +430,53 @@ def lattice_path(frame, r: float, *, E: float = 1.0, nu: float = 0.3, beam: str 
     return follow(CellModel(cell, r, E, nu, beam, lateral), strain, outputs, p)
 
 
+def deformed_cell(frame, r: float, *, E: float = 1.0, nu: float = 0.3, beam: str = "timoshenko",
+                  lateral: str = "strain", strain: float = 0.25, params: NonlinearParams | None = None):
+    """The path of one lattice and its deformed cell at the end of it: (Path, (x_a, x_b, |u_a|,
+    |u_b|) of every beam, :meth:`CellModel.deformed`)."""
+    p = params or NonlinearParams()
+    model = CellModel(periodic_cell(frame).subdivided(p.elements_per_beam), r, E, nu, beam, lateral)
+    path = follow(model, strain, output_strains(strain), p)
+    return path, model.deformed(path.final, np.diag([0.0, 0.0, -path.strain[-1]]))
+
+
 def compress_frames(frames: list, radii: np.ndarray, *, E: float = 1.0, nu: float = 0.3, beam: str = "timoshenko",
                     lateral: str = "strain", strain: float = 0.25, points: int = 13,
-                    params: NonlinearParams | None = None) -> dict[str, np.ndarray]:
+                    params: NonlinearParams | None = None, workers: int = 1) -> dict[str, np.ndarray]:
     """The paths of many lattices: label curves (N, points), critical strains, the full paths
     NaN-padded to the longest, seconds each.  A lattice without a converged path gets NaN (and a
-    warning naming it) instead of stopping the others."""
+    warning naming it) instead of stopping the others.  ``workers`` > 1 spreads the lattices over
+    that many processes (one thread each), interleaved so that slow ones do not queue up."""
+    radii = np.asarray(radii, dtype=float)
+    kw = dict(E=E, nu=nu, beam=beam, lateral=lateral, strain=strain, points=points, params=params)
+    workers = max(1, min(int(workers), len(frames)))
+    if workers == 1:
+        return _compress_serial(frames, radii, **kw)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [np.arange(k, len(frames), workers) for k in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_one_thread) as ex:
+        parts = list(ex.map(_compress_chunk, [([frames[i] for i in c], radii[c], kw) for c in chunks]))
+    order = np.argsort(np.concatenate(chunks))
+    S = max(part["path_strain"].shape[1] for part in parts)
+    pad = lambda x: np.pad(x, ((0, 0), (0, S - x.shape[1])), constant_values=np.nan)  # noqa: E731
+    out = {k: np.concatenate([pad(part[k]) if k.startswith("path_") else part[k] for part in parts])[order]
+           for k in parts[0] if k != "strain"}
+    out["strain"] = parts[0]["strain"]
+    return out
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _compress_chunk(job) -> dict:
+    frames, radii, kw = job
+    return _compress_serial(frames, radii, **kw)
+
+
+def _compress_serial(frames, radii, *, E, nu, beam, lateral, strain, points, params) -> dict[str, np.ndarray]:
     import logging
     import time
 
