@@ -27,8 +27,9 @@ RESOURCES = {
     "truss3d_homogenize": (1, 2000, 120),
     "truss3d_database": (1, 4000, 30),
     "truss3d_figures": (1, 4000, 20),
-    "truss3d_nonlinear_shard": (1, 2000, 120),  # measured: 0.5 lattices/s, 0.3 GB
+    "truss3d_nonlinear_shard": (1, 2000, 120),  # measured: 0.45-0.5 lattices/s, 0.3 GB
     "truss3d_nonlinear_database": (1, 2000, 10),
+    "truss3d_nonlinear_predictor": (1, 3000, 30),
     "voxel3d_generate": (1, 3000, 120),
     "voxel3d_cells": (1, 8000, 60),
     "voxel3d_homogenize": (1, 3000, 240),
@@ -43,6 +44,7 @@ RESOURCES = {
     "pixel2d_design_verify": (2, 12000, 60),  # memory: design_verify_mem_mb, by the case's size
     "pixel2d_design_summary": (1, 500, 5),
     "design_truss3d": (1, 4000, 30),  # measured: 0.5-2.5 min and 1.1 GB per target on one core
+    "design_truss3d_nonlinear": (2, 4000, 60),  # two processes of nonlinear FE verification
     "design_truss3d_summary": (1, 500, 5),
 }
 
@@ -187,6 +189,44 @@ def truss_design_cfg():
     return json.dumps({k: v for k, v in config["truss3d"]["design"].items() if k != "run"}, sort_keys=True)
 
 
+def truss_design_parts():
+    """The reports data/truss3d/design/summary.json gathers: every target of truss3d.design.run,
+    and the curve targets when the nonlinear stages are part of the default run."""
+    nl = config["truss3d"]["nonlinear"]
+    return [f"{T3D_DESIGN}/{t}.json" for t in config["truss3d"]["design"]["run"]] + (
+        [f"{T3D_DESIGN}/nonlinear_{t}.json" for t in nl["design"]["run"]] if nl["in_default_run"] else [])
+
+
 def truss_design_all():
     return [f"{T3D_DESIGN}/summary.json"] + [
         f"{T3D_DESIGN}/{f.format(t=t)}" for t in config["truss3d"]["design"]["run"] for f in T3D_DESIGN_FILES.values()]
+
+
+def truss_nonlinear_cfg():
+    """What a stress-strain shard depends on: the material, beam and density and the path settings
+    (not the predictor's or the design's sections)."""
+    c = config["truss3d"]
+    nl = {k: v for k, v in c["nonlinear"].items() if k not in ("predictor", "design", "in_default_run")}
+    return json.dumps({"material": c["material"], "beam": c["beam"], "relative_density": c["relative_density"],
+                       "density": c["density"], "nonlinear": nl}, sort_keys=True)
+
+
+T3D_NONLINEAR_FILES = {"out": "nonlinear_{t}.h5", "summary": "nonlinear_{t}.json", "figure": "nonlinear_{t}_fig6b.png"}
+
+
+def truss_predictor_cfg():
+    return json.dumps({"nonlinear": {"predictor": config["truss3d"]["nonlinear"]["predictor"]}}, sort_keys=True)
+
+
+def truss_nonlinear_design_cfg():
+    return json.dumps({k: v for k, v in config["truss3d"]["nonlinear"]["design"].items() if k != "run"},
+                      sort_keys=True)
+
+
+def truss_nonlinear_all():
+    """The stress-strain database, the curve predictor and the designs to target curves."""
+    t3 = "data/truss3d/nonlinear"
+    return [f"{t3}/database.h5", f"{t3}/curves.png", f"{t3}/predictor.h5", f"{t3}/predictor.json",
+            f"{t3}/fig6a_predictions.png"] + [
+        f"{T3D_DESIGN}/{f.format(t=t)}" for t in config["truss3d"]["nonlinear"]["design"]["run"]
+        for f in T3D_NONLINEAR_FILES.values()]

@@ -121,7 +121,10 @@ rule pixel2d_design_summary:
 # data/truss3d/design/<target>.h5        one row per start: lattice, validity, FE stiffness, objective FE and predicted
 # data/truss3d/design/<target>.json      database extreme, FE-verified best, improvement, valid runs, predictor error
 # data/truss3d/design/<target>_fig5_*.png, <target>_surface.png, <target>.vtp/.stl
-# data/truss3d/design/summary.json       every target of truss3d.design.run
+# data/truss3d/design/summary.json       every target of truss3d.design.run (and the curve targets when
+#                                        truss3d.nonlinear.in_default_run)
+# data/truss3d/design/nonlinear_<t>.h5, .json, _fig6b.png   design to a target stress-strain curve
+#                                        (paper 002, Fig. 6b; t in truss3d.nonlinear.design.run)
 
 
 rule design_truss3d:
@@ -150,9 +153,35 @@ rule design_truss3d:
               "--target {wildcards.target} --cfg {params.cfg:q} --seed {params.seed}")
 
 
+rule design_truss3d_nonlinear:
+    input:
+        db="data/truss3d/database.h5",
+        model="data/truss3d/model/model.h5",
+        nonlinear="data/truss3d/nonlinear/database.h5",
+        predictor="data/truss3d/nonlinear/predictor.h5",
+    output:
+        **{k: f"{T3D_DESIGN}/{v.format(t='{target}')}" for k, v in T3D_NONLINEAR_FILES.items()},
+    wildcard_constraints:
+        target="stiff|softening",
+    params:
+        cfg=truss_nonlinear_design_cfg(),
+        seed=config["seed"],
+    log:
+        "data/truss3d/logs/design_nonlinear_{target}.log",
+    threads: threads_of("design_truss3d_nonlinear")
+    resources:
+        **resources_of("design_truss3d_nonlinear"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.nonlinear_design", "--db {input.db} --model {input.model} --nonlinear {input.nonlinear} "
+              "--predictor {input.predictor} --out {output.out} --summary {output.summary} "
+              "--figure {output.figure} --target {wildcards.target} --cfg {params.cfg:q} --seed {params.seed}")
+
+
 rule design_truss3d_summary:
     input:
-        [f"{T3D_DESIGN}/{t}.json" for t in config["truss3d"]["design"]["run"]],
+        truss_design_parts(),
     output:
         f"{T3D_DESIGN}/summary.json",
     log:

@@ -8,7 +8,10 @@
 # data/truss3d/database.h5             lattices + C + origin
 # data/truss3d/figures/*.png           gallery, elastic surfaces, property space
 # data/truss3d/nonlinear/shard_S.h5    large-compression paths of shard S of a random subset
-# data/truss3d/nonlinear/database.h5   the stress-strain database (named target truss3d_nonlinear)
+# data/truss3d/nonlinear/database.h5   the stress-strain database
+# data/truss3d/nonlinear/predictor.h5  the curve predictor from the latent space (+ .json, fig6a_predictions.png)
+# (named target truss3d_nonlinear, with the curve designs of rules/design.smk; in `all` when
+# truss3d.nonlinear.in_default_run)
 T3 = "data/truss3d"
 T3CFG = config["truss3d"]
 
@@ -155,8 +158,7 @@ rule truss3d_figures:
 
 rule truss3d_nonlinear:
     input:
-        f"{T3}/nonlinear/database.h5",
-        f"{T3}/nonlinear/curves.png",
+        truss_nonlinear_all(),
 
 
 rule truss3d_nonlinear_shard:
@@ -165,7 +167,7 @@ rule truss3d_nonlinear_shard:
     output:
         f"{T3}/nonlinear/shard_{{shard}}.h5",
     params:
-        cfg=cfg_json("truss3d", "material", "beam", "relative_density", "density", "nonlinear"),
+        cfg=truss_nonlinear_cfg(),
         seed=config["seed"],
     log:
         f"{T3}/logs/nonlinear_{{shard}}.log",
@@ -194,3 +196,28 @@ rule truss3d_nonlinear_database:
         "../envs/metagen.yaml"
     shell:
         stage("truss3d.nonlinear_database", "--parts {input} --out {output.out} --figure {output.figure}")
+
+
+rule truss3d_nonlinear_predictor:
+    input:
+        db=f"{T3}/database.h5",
+        nonlinear=f"{T3}/nonlinear/database.h5",
+        model=f"{T3}/model/model.h5",
+    output:
+        out=f"{T3}/nonlinear/predictor.h5",
+        metrics=f"{T3}/nonlinear/predictor.json",
+        figure=f"{T3}/nonlinear/fig6a_predictions.png",
+    params:
+        cfg=truss_predictor_cfg(),
+        seed=config["seed"],
+    log:
+        f"{T3}/logs/nonlinear_predictor.log",
+    threads: threads_of("truss3d_nonlinear_predictor")
+    resources:
+        **resources_of("truss3d_nonlinear_predictor"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("truss3d.nonlinear_predictor", "--db {input.db} --nonlinear {input.nonlinear} --model {input.model} "
+              "--out {output.out} --metrics {output.metrics} --figure {output.figure} --cfg {params.cfg:q} "
+              "--seed {params.seed}")

@@ -137,6 +137,7 @@ def _dataclass_table():
     from pipeline_lib.pixel2d import model as pm
     from pipeline_lib.pixel2d import perturb, simp
     from pipeline_lib.truss3d import generation
+    from pipeline_lib.truss3d import curve_design, curves
     from pipeline_lib.truss3d import model as tm
     from pipeline_lib.voxel3d import homogenization as vh
     from pipeline_lib.voxel3d import model as vm
@@ -149,6 +150,8 @@ def _dataclass_table():
         (pm.ModelConfig, ("pixel2d", "model"), (), ("epochs", "side")),
         (generation.PerturbParams, ("truss3d", "library", "perturb"), (), ()),
         (tm.ModelConfig, ("truss3d", "model"), (), ("epochs",)),
+        (curves.PredictorParams, ("truss3d", "nonlinear", "predictor"), ("examples",), ()),
+        (curve_design.CurveDesignParams, ("truss3d", "nonlinear", "design"), ("run",), ()),
         (vh.Material, ("voxel3d", "material"), (), ()),
         (vm.ModelConfig, ("voxel3d", "model"), (), ("side", "weights")),
         (TrainConfig, ("pixel2d", "train"), ("split", "samples", "threads", "gpu", "mem_mb", "runtime"),

@@ -407,7 +407,7 @@ def test_the_stress_strain_database_starts_on_the_linear_stiffness(tiny_run):
     nl = artifacts.read(tiny_run / "data/truss3d/nonlinear/database.h5", "truss3d/nonlinear")
     db = artifacts.read(tiny_run / "data/truss3d/database.h5", "truss3d/database", ["C", "radius"])
     rows, curve, eps = nl["row"], nl["curve"], nl["strain"]
-    assert curve.shape == (4, 3) and np.isfinite(curve).all() and len(np.unique(rows)) == 4
+    assert curve.shape == (8, 3) and np.isfinite(curve).all() and len(np.unique(rows)) == 8
     np.testing.assert_allclose(eps, 0.04 * (np.arange(3) + 0.25) / 2.5)
     np.testing.assert_allclose(nl["radius"], db["radius"][rows], rtol=1e-12)
     # the first point (0.4 % strain) lies on the linear C33 unless the lattice buckled before it
@@ -415,4 +415,47 @@ def test_the_stress_strain_database_starts_on_the_linear_stiffness(tiny_run):
     np.testing.assert_allclose(curve[early, 0] / eps[0], db["C"][rows[early], 2, 2], rtol=0.03)
     last = np.nanmax(np.where(np.isfinite(nl["path_strain"]), nl["path_strain"], -1), axis=1)
     assert np.allclose(last, 0.04)  # every path reached the end
-    assert (tiny_run / "data/truss3d/nonlinear/curves.png").read_bytes()[:4] == b"\x89PNG"
+    for png in ("curves.png", "fig6a_predictions.png"):
+        assert (tiny_run / "data/truss3d/nonlinear" / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_curve_predictor_and_the_curve_designs_are_what_nonlinear_fe_says(tiny_run):
+    """Run after the stress-strain database test (the same named target made everything)."""
+    from pipeline_lib.truss3d import curves as CV
+    from pipeline_lib.truss3d.homogenization import checked_frames, strut_radii
+    from pipeline_lib.truss3d.nonlinear import NonlinearParams, lattice_path
+
+    snakemake(tiny_run, "truss3d_nonlinear")
+    pred = artifacts.read(tiny_run / "data/truss3d/nonlinear/predictor.h5", "truss3d/curve_predictor")
+    assert set(np.unique(pred["split"])) <= {0, 1, 2} and (pred["split"] == 2).any()
+    np.testing.assert_allclose(pred["nrmse"], CV.nrmse(pred["curve_fe"], pred["curve_pred"]))
+    metrics = json.loads((tiny_run / "data/truss3d/nonlinear/predictor.json").read_text())
+    assert metrics["kept"] == pred.attrs["mode"] and set(metrics["nrmse"]) == {"frozen", "finetune"}
+    summary = json.loads((tiny_run / "data/truss3d/design/summary.json").read_text()) \
+        if (tiny_run / "data/truss3d/design/summary.json").exists() else None
+    d = tiny_run / "data/truss3d/design"
+    for name in ("stiff", "softening"):
+        art = artifacts.read(d / f"nonlinear_{name}.h5", "truss3d/nonlinear_design")
+        rep = json.loads((d / f"nonlinear_{name}.json").read_text())
+        target, valid = art["target"], art["valid"]
+        best = int(art.attrs["best"])
+        assert rep["best_row"] == best and art.attrs["target"] == f"nonlinear_{name}"
+        np.testing.assert_allclose(art["nrmse_fe"][valid], CV.nrmse(np.broadcast_to(target, art["curve_fe"][valid].shape),
+                                                                    art["curve_fe"][valid]))
+        # the lookup baseline, recomputed from the artifact's own match curve
+        assert rep["database_match_nrmse"] == pytest.approx(float(CV.nrmse(target, art["match/curve_fe"])))
+        if best >= 0:
+            assert rep["best_fe_nrmse"] == pytest.approx(np.nanmin(art["nrmse_fe"]))
+            # re-verified from what the artifact stores alone: lattice, material, density, strains
+            mat = json.loads(art.attrs["material"])
+            frames = checked_frames(art["adjacency"][best:best + 1].astype(bool), art["offsets"][best:best + 1])
+            r = strut_radii(frames, float(art.attrs["relative_density"]), art.attrs["density"])
+            assert r[0] / 2 == pytest.approx(art["radius"][best])
+            path = lattice_path(frames[0], r[0], E=mat["E"], nu=mat["nu"], beam=art.attrs["beam"],
+                                lateral=art.attrs["lateral"], strain=float(art.attrs["max_strain"]), outputs=art["strain"],
+                                params=NonlinearParams(**json.loads(art.attrs["path_params"])))
+            ref = path.stress_at(art["strain"])
+            np.testing.assert_allclose(ref * mat["E"], art["curve_fe"][best], rtol=1e-6, atol=1e-12)
+        assert (d / f"nonlinear_{name}_fig6b.png").read_bytes()[:4] == b"\x89PNG"
+    if summary is not None:
+        assert {"nonlinear_stiff", "nonlinear_softening"} <= set(summary["targets"])

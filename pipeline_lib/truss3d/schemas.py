@@ -90,3 +90,44 @@ NONLINEAR_SHARD = register(Schema("truss3d/nonlinear_shard", 1, _NONLINEAR,
                                   "large-compression stress-strain paths of one shard of the selected lattices"))
 NONLINEAR = register(Schema("truss3d/nonlinear", 1, _NONLINEAR,
                             "the stress-strain database: large-compression paths of a subset of the truss3d database"))
+
+# the curve predictor (paper 002, Fig. 6a): pipeline_lib.truss3d.curves; one row per stress-strain row
+CURVE_PREDICTOR = register(Schema("truss3d/curve_predictor", 1, (
+    Field("row", "int64", ("N",), "row", "row of the stress-strain database"),
+    Field("database_row", "int64", ("N",), "row", "its lattice's row of the truss3d database"),
+    Field("split", "int8", ("N",), "code", "0 train, 1 validation, 2 test, -1 not used (no converged path)"),
+    Field("strain", "float64", ("P",), "1", "compressive strains of the curves"),
+    Field("curve_fe", "float64", ("N", "P"), "E_s", "the FE curve (the label)"),
+    Field("curve_pred", "float64", ("N", "P"), "E_s", "the kept predictor's curve at the lattice's encoding"),
+    Field("nrmse", "float64", ("N",), "1", "RMSE over the range of the FE curve"),
+), "stress-strain curve predictor from the latent space (weights in group 'weights'; attribute 'mode': "
+   "frozen encoder or fine-tuned)"))
+
+# inverse design to a target curve (paper 002, Fig. 6b): pipeline_lib.truss3d.curve_design; one row per start
+NONLINEAR_DESIGN = register(Schema("truss3d/nonlinear_design", 1, (
+    DESIGN.field("adjacency"), DESIGN.field("offsets"), DESIGN.field("radius"),
+    Field("valid", "bool", ("N",), "1", "passed the database's rules and the nonlinear FE path converged"),
+    Field("curve_fe", "float64", ("N", "P"), _U, "nominal compressive stress by nonlinear FE at the strains 'strain'"),
+    Field("curve_pred", "float64", ("N", "P"), _U, "the curve predictor's, at the encoding of the stored lattice"),
+    Field("nrmse_fe", "float64", ("N",), "1", "NRMSE of curve_fe to the target (RMSE over the target's range)"),
+    Field("nrmse_pred", "float64", ("N",), "1", "NRMSE of curve_pred to the target"),
+    Field("critical_strain", "float64", ("N",), "1", "first bifurcation of the FE path (NaN: none)"),
+    Field("path_strain", "float64", ("N", "S"), "1", "the FE path: every converged step's strain (NaN-padded)"),
+    Field("path_stress", "float64", ("N", "S"), _U, "its nominal compressive stress"),
+    Field("z", "float64", ("N", "D"), "1", "latent vector the lattice was decoded from"),
+    Field("stage", "int8", ("N",), "code", "step that made the row's design (attribute 'steps')"),
+    Field("step_nrmse_fe", "float64", ("N", "K"), "1", "FE NRMSE of the row's design after each step"),
+    Field("start_row", "int64", ("N",), "row", "stress-strain row the run started from"),
+    Field("start_nrmse_fe", "float64", ("N",), "1", "its FE curve's NRMSE to the target"),
+    Field("target", "float64", ("P",), _U, "the target curve"),
+    Field("strain", "float64", ("P",), "1", "compressive strains of the curves"),
+    Field("match/adjacency", "uint8", (27, 27), "1", "the best database match's lattice (the lookup baseline)"),
+    Field("match/offsets", "float64", (27, 3), "natural coordinate", "its offsets"),
+    Field("match/curve_fe", "float64", ("P",), _U, "its FE curve (from the stress-strain database)"),
+    Field("match/curve_pred", "float64", ("P",), _U, "the predictor's curve of it"),
+    Field("search/nrmse", "float64", ("N", "T"), "1", "predicted NRMSE along each latent run (NaN after it stopped)"),
+    Field("search/z", "float32", ("N", "T", "D"), "1", "latent vector along each run"),
+    Field("search/best_step", "int64", ("N",), "step", "step of each run's best point (the decoded one)"),
+    Field("search/steps", "int64", ("N",), "step", "steps each run took"),
+), "inverse design to a target stress-strain curve, every result verified by nonlinear FE (root attribute "
+   "'best': the reported row)"))

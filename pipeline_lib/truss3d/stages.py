@@ -2,6 +2,7 @@
 input artifacts, calls the library and writes one artifact."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -17,7 +18,8 @@ log = logging.getLogger(__name__)
 # the entry points `python -m pipeline_lib run truss3d.<name>` runs
 STAGES = (
     "library_shard", "library", "superpose_shard", "lattices", "homogenize_shard", "database",
-    "figures", "train", "design", "design_summary", "nonlinear_shard", "nonlinear_database")
+    "figures", "train", "design", "design_summary", "nonlinear_shard", "nonlinear_database", "nonlinear_predictor",
+    "nonlinear_design")
 _ATTRS = {"elementary_names": list(gen.ELEMENTARY_NAMES)}
 
 
@@ -242,3 +244,140 @@ def nonlinear_database(parts: list[Path], out: Path, figure: Path) -> None:
     ax[1].set_xlabel("compressive strain [%]")
     ax[1].legend(fontsize=8)
     save_atomic(fig, figure)
+
+
+def _nonlinear_settings(cfg: dict) -> dict:
+    """The path settings of the stress-strain database (its own config slice), so every later FE
+    verification computes curves exactly the way the database did."""
+    from pipeline_lib.truss3d.nonlinear import NonlinearParams, output_strains
+
+    nc = cfg["nonlinear"]
+    params = build(NonlinearParams, {k: nc[k] for k in ("steps", "imperfection", "elements_per_beam")},
+                   where="truss3d.nonlinear")
+    return {"lateral": nc["lateral"], "strain": nc["strain"], "points": nc["points"], "params": params,
+            "output_strains": output_strains(nc["strain"], nc["points"])}
+
+
+def _stress_strain(db: Path, nonlinear: Path):
+    """The stress-strain database and its lattices (from the truss3d database)."""
+    nl = artifacts.read(nonlinear, "truss3d/nonlinear")
+    rows = nl["row"]
+    uniq, inv = np.unique(rows, return_inverse=True)
+    with artifacts.open_artifact(db, "truss3d/database") as h5:
+        n = h5["adjacency"].shape[0]
+        if len(uniq) and uniq[-1] >= n:
+            raise ArtifactError(nonlinear, f"row {int(uniq[-1])} is beyond the {n} rows of {db}")
+        lattices = {"adjacency": h5["adjacency"][uniq][inv], "offsets": h5["offsets"][uniq][inv]}
+    return nl, lattices
+
+
+def nonlinear_predictor(db: Path, nonlinear: Path, model: Path, out: Path, metrics: Path, figure: Path, *,
+                        cfg: dict, seed: int) -> None:
+    """The curve predictor from the latent space, frozen encoder and fine-tuned, compared on one
+    split (paper 002, Fig. 6a; pipeline_lib.truss3d.curves); the figure shows test lattices' FE and
+    predicted curves with their deformed cells at the largest strain."""
+    from pipeline_lib import atomic
+    from pipeline_lib import chain as chains
+    from pipeline_lib.learn.run import split_rows
+    from pipeline_lib.truss3d import curves as CV
+    from pipeline_lib.truss3d import learning as L
+    from pipeline_lib.truss3d.homogenization import checked_frames, strut_radii
+    from pipeline_lib.truss3d.nonlinear import deformed_cell
+    from pipeline_lib.viz import nonlinear as fig
+
+    nl, lattices = _stress_strain(db, nonlinear)
+    curves = nl["curve"]
+    ok = np.flatnonzero(np.isfinite(curves).all(1))
+    if len(ok) < 3:
+        raise ArtifactError(nonlinear, f"{len(ok)} converged curves: a predictor needs at least 3")
+    pc = cfg["nonlinear"]["predictor"]
+    pp = build(CV.PredictorParams, pc, ignore=("examples",), where="truss3d.nonlinear.predictor")
+    local = split_rows(len(ok), pp.split, derive_seed(seed, "truss3d", "nonlinear", "split"))
+    local = {"train": local["train"], "validation": local["val"], "test": local["test"]}
+    rows = {s: ok[r] for s, r in local.items()}
+    if not len(rows["validation"]):
+        log.warning("no validation curves (%d in all): the training curves choose the predictor", len(ok))
+        rows["validation"] = rows["train"]
+    ch = chains.from_artifact(db).load_model(model)
+    a, x = L.tensors(ch.model, lattices["adjacency"], lattices["offsets"])
+    predictor, m, preds = CV.fit(ch.model, a, x, np.nan_to_num(curves), rows, pp,
+                                 derive_seed(seed, "truss3d", "nonlinear", "predictor"))
+    kept = m["kept"]
+    pred = np.where(np.isfinite(curves).all(1)[:, None], preds[kept], np.nan)
+    err = CV.nrmse(curves, pred)
+    split = np.full(len(curves), -1, np.int8)
+    for k, s in enumerate(("train", "validation", "test")):
+        split[ok[local[s]]] = k
+    history = m.pop("history")
+    stats = {**m, "paper_nrmse": 0.045}
+    CV.save(out, predictor, {"row": np.arange(len(curves), dtype=np.int64), "database_row": nl["row"].astype(np.int64),
+                             "split": split, "strain": nl["strain"], "curve_fe": curves, "curve_pred": pred,
+                             "nrmse": err},
+            config=cfg, seed=seed, stats=stats, attrs={"history": json.dumps(history)})
+    atomic.write_json(metrics, stats)
+    t = m["nrmse"][kept]["test"]
+    log.info("curve predictor: kept %s, test NRMSE mean %.2f %% (frozen %.2f %%, fine-tuned %.2f %%)", kept,
+             100 * t["mean"], 100 * m["nrmse"]["frozen"]["test"]["mean"], 100 * m["nrmse"]["finetune"]["test"]["mean"])
+
+    # Fig. 6a: test lattices spread over how much their curves soften, paths recomputed for the cells
+    test = rows["test"]
+    c = curves[test]
+    soft = (c.max(1) - c[:, -1]) / np.maximum(c.max(1), 1e-300)
+    pick = test[np.argsort(soft)][np.unique(np.linspace(0, len(test) - 1, min(pc["examples"], len(test))).astype(int))]
+    settings = _nonlinear_settings(nl.config)
+    frames = checked_frames(lattices["adjacency"][pick], lattices["offsets"][pick])
+    mat, c3 = nl.config["material"], nl.config
+    radii = strut_radii(frames, c3["relative_density"], c3["density"]) if len(frames) else np.zeros(0)
+    examples = []
+    for r, f, rad in zip(pick, frames, radii):
+        path, deformed = deformed_cell(f, rad, E=mat["E"], nu=mat["nu"], beam=c3["beam"], lateral=settings["lateral"],
+                                       strain=settings["strain"], params=settings["params"])
+        examples.append({"row": int(r), "curve": curves[r], "pred": pred[r], "nrmse": float(err[r]),
+                         "path_strain": path.strain, "path_stress": path.stress * mat["E"], "end": path.strain[-1],
+                         "deformed": (*deformed, float(rad))})
+    errors = {k: CV.nrmse(curves[test], v[test]) for k, v in preds.items()}
+    fig.predictions(examples, nl["strain"], errors, kept, figure)
+
+
+def nonlinear_design(db: Path, model: Path, nonlinear: Path, predictor: Path, out: Path, summary: Path,
+                     figure: Path, *, target: str, cfg: dict, seed: int) -> None:
+    """Inverse design to one target stress-strain curve (paper 002, Fig. 6b;
+    pipeline_lib.truss3d.curve_design), every result verified by nonlinear FE."""
+    import time
+
+    import torch
+
+    from pipeline_lib import atomic
+    from pipeline_lib import chain as chains
+    from pipeline_lib.truss3d import curve_design as CD
+    from pipeline_lib.truss3d import curves as CV
+    from pipeline_lib.viz import nonlinear as fig
+
+    t0 = time.perf_counter()
+    name = target.removeprefix("nonlinear_")
+    p = build(CD.CurveDesignParams, cfg, ignore=("run",), where="truss3d.nonlinear.design")
+    ch = chains.from_artifact(db).load_model(model)
+    nl, lattices = _stress_strain(db, nonlinear)
+    pred_model, part = CV.load(predictor)
+    if len(part["split"]) != len(nl["curve"]):
+        raise ArtifactError(predictor, f"{len(part['split'])} rows for the {len(nl['curve'])} of {nonlinear}")
+    settings = _nonlinear_settings(nl.config)
+    curves = np.where(np.isfinite(nl["curve"]), nl["curve"], np.nan)
+    result = CD.run(ch, pred_model, lattices, curves, part["split"], name, p, settings, seed,
+                    workers=torch.get_num_threads())
+    rep, arrays = result["report"], result["arrays"]
+    rep["database_match_database_row"] = int(nl["row"][rep["database_match_row"]])
+    rep["predictor"] = part.attrs["mode"]
+    rep["seconds"]["total"] = round(time.perf_counter() - t0, 1)
+    c = ch.config
+    artifacts.write(out, "truss3d/nonlinear_design", arrays, config={"target": target, **cfg}, seed=seed, stats=rep,
+                    attrs={"target": rep["target"], "how": rep["how"], "best": result["best"], "steps": json.dumps(CD.STEPS),
+                           "relative_density": c["relative_density"], "material": json.dumps(c["material"]),
+                           "beam": c["beam"], "density": c["density"], "lateral": settings["lateral"],
+                           "max_strain": settings["strain"], "path_params": json.dumps(vars(settings["params"])),
+                           "database": str(db), "stress_strain_database": str(nonlinear)})
+    log.info("%s: database match NRMSE %.2f %% -> FE-verified %s (%s), %d/%d valid, %d FE paths; %s", target,
+             100 * rep["database_match_nrmse"], rep["best_fe_nrmse"], rep["best_step"], rep["valid_runs"], rep["starts"],
+             rep["lattices_fe_verified"], rep["seconds"])
+    fig.design(ch, arrays, rep, figure)
+    atomic.write_json(summary, rep)

@@ -114,6 +114,31 @@ def _draw_lattice(pl, frame, box) -> None:
     _camera(pl, _box_corners(-1, 1))
 
 
+def render_deformed(cells: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]],
+                    out: str | os.PathLike, *, titles: Sequence[str] | None = None, ncol: int = 4,
+                    window: int = 320) -> Path:
+    """Deformed periodic cells (paper 002, Fig. 6a), one per subplot: each beam a tube from x_a to
+    x_b coloured by the displacement magnitude (items (x_a, x_b, |u_a|, |u_b|, tube radius), the
+    output of ``truss3d.nonlinear.CellModel.deformed``), the undeformed cell's box in grey."""
+    pv = _pv()
+    box = pv.Box(bounds=(-1, 1, -1, 1, -1, 1)).outline()
+
+    def draw(pl, k, item):
+        xa, xb, ua, ub, radius = item
+        m = len(xa)
+        pts = np.concatenate([xa, xb])
+        lines = pv.PolyData(pts, lines=np.column_stack([np.full(m, 2), np.arange(m), m + np.arange(m)]).ravel())
+        lines.point_data["|u|"] = np.concatenate([ua, ub])
+        pl.add_mesh(lines.tube(radius=radius, n_sides=10), scalars="|u|", cmap="viridis", smooth_shading=True,
+                    scalar_bar_args=dict(title=f"|u| ({k + 1})", vertical=True, position_x=0.82, position_y=0.1,
+                                         width=0.08, height=0.6, title_font_size=12, label_font_size=10,
+                                         fmt="%.2g", n_labels=3))
+        pl.add_mesh(box, color="gray", opacity=0.35, line_width=1)
+        _camera(pl, np.concatenate([_box_corners(-1, 1), pts]), shift=0.2)
+
+    return _gallery(list(cells), draw, out, titles, ncol, window)
+
+
 def render_elastic_surfaces(C: np.ndarray, out: str | os.PathLike, *, titles: Sequence[str] | None = None,
                             ncol: int = 4, window: int = 320) -> Path:
     """Directional Young's modulus surfaces r(d) = E(d) d: shows at a glance how anisotropic each
