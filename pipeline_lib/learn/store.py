@@ -28,7 +28,7 @@ def split_code(n: int, rows: dict[str, np.ndarray]) -> np.ndarray:
 
 def save_model(path: Path, chain: str, model: torch.nn.Module, *, rows: dict[str, np.ndarray], config: dict,
                seed: int, history: dict, metrics: dict, model_config: dict) -> Path:
-    weights = {k.replace("/", "|"): v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    weights = weights_of(model)
     return artifacts.write(path, f"{chain}/model", {f"{s}_rows": np.asarray(rows[s], np.int64) for s in SPLITS},
                            config=config, seed=seed, stats=metrics,
                            attrs={"model_config": json.dumps(model_config, sort_keys=True),
@@ -39,17 +39,27 @@ def save_model(path: Path, chain: str, model: torch.nn.Module, *, rows: dict[str
 def load_model(path: Path, chain: str, build: Callable[[dict], torch.nn.Module],
                device: torch.device | str = "cpu") -> tuple[torch.nn.Module, artifacts.Artifact]:
     """Rebuild a trained model from its ``model.h5`` (validated), in eval mode on ``device``."""
-    import h5py
-
     art = artifacts.read(path, f"{chain}/model")
     model = build(json.loads(art.attrs["model_config"]))
+    load_weights(path, model)
+    return model.to(device).eval(), art
+
+
+def weights_of(model: torch.nn.Module) -> dict[str, np.ndarray]:
+    """The state dict as the arrays of an artifact's ``weights`` group (``/`` is not a name there)."""
+    return {k.replace("/", "|"): v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> None:
+    """Load an artifact's ``weights`` group into ``model``; an ArtifactError if they do not fit."""
+    import h5py
+
     with h5py.File(path, "r") as h5:
         state = {k.replace("|", "/"): torch.as_tensor(v[()]) for k, v in h5["weights"].items()}
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise artifacts.ArtifactError(path, f"weights do not fit the model they describe: {exc}") from None
-    return model.to(device).eval(), art
 
 
 def save_latent(path: Path, chain: str, mu: np.ndarray, logvar: np.ndarray, split: np.ndarray, *, config: dict,

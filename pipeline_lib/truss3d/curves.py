@@ -179,36 +179,30 @@ def save(path, predictor: CurvePredictor, arrays: dict, *, config: dict, seed: i
     import json
 
     from pipeline_lib import artifacts
+    from pipeline_lib.learn.store import weights_of
 
     head = predictor.head
     layout = {"latent": int(head.z_mean.numel()), "points": int(head.y_mean.numel()),
               "hidden": [m.out_features for m in head.net if isinstance(m, nn.Linear)][:-1]}
-    weights = {k.replace("/", "|"): v.detach().cpu().numpy() for k, v in predictor.state_dict().items()}
     return artifacts.write(path, "truss3d/curve_predictor", arrays, config=config, seed=seed, stats=stats,
                            attrs={**attrs, "mode": predictor.mode, "head": json.dumps(layout),
                                   "model_config": json.dumps(predictor.vae.config_dict(), sort_keys=True)},
-                           groups={"weights": weights})
+                           groups={"weights": weights_of(predictor)})
 
 
 def load(path) -> tuple[CurvePredictor, "object"]:
     """The predictor of a ``predictor.h5`` (validated), in eval mode, and its artifact."""
     import json
 
-    import h5py
-
     from pipeline_lib import artifacts
+    from pipeline_lib.learn.store import load_weights
     from pipeline_lib.truss3d import learning as L
 
     art = artifacts.read(path, "truss3d/curve_predictor")
     layout = json.loads(art.attrs["head"])
     model = CurvePredictor(L.build(json.loads(art.attrs["model_config"])),
                            CurveHead(layout["latent"], layout["points"], tuple(layout["hidden"])), art.attrs["mode"])
-    with h5py.File(path, "r") as h5:
-        state = {k.replace("|", "/"): torch.as_tensor(v[()]) for k, v in h5["weights"].items()}
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise artifacts.ArtifactError(path, f"weights do not fit the predictor they describe: {exc}") from None
+    load_weights(path, model)
     for q in model.parameters():
         q.requires_grad_(False)
     return model.eval(), art

@@ -4,12 +4,11 @@ space over the database's scatter.  Renders come from the chain's ``render``."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from pipeline_lib.viz.plots import plt, save_atomic
+from pipeline_lib.viz.plots import picture, plt, save_atomic
 
 STEP_NAMES = ("latent search", "restarts", "FE refinement")
 
@@ -66,11 +65,7 @@ def objective_path(ch, obj, arrays: dict, report: dict, out: str | os.PathLike, 
     samples = {k: np.concatenate([decoded[k], arrays[k][best:best + 1].astype(decoded[k].dtype)]) for k in decoded}
     titles = [f"step {s}\npredicted {path[best, s]:.3g}" for s in at] + [f"design ({STEP_NAMES[arrays['stage'][best]]})\n"
                                                                          f"FE {report['best_fe']:.3g}"]
-    with tempfile.TemporaryDirectory(dir=Path(out).parent) as tmp:
-        img = ch.render(samples, Path(tmp) / "path.png", titles=titles, ncol=len(titles))
-        bottom = fig.add_axes([0.02, 0.02, 0.96, 0.45])
-        bottom.imshow(plt.imread(img))
-        bottom.axis("off")
+    picture(fig, [0.02, 0.02, 0.96, 0.45], lambda f: ch.render(samples, f, titles=titles, ncol=len(titles)), out)
     return save_atomic(fig, out)
 
 

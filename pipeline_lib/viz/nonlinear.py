@@ -4,12 +4,11 @@ the FE-verified design (6b).  Lattice pictures come from ``render3d`` and the ch
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from pipeline_lib.viz.plots import plt, save_atomic
+from pipeline_lib.viz.plots import picture, plt, save_atomic
 
 
 def predictions(examples: list[dict], strain: np.ndarray, errors: dict[str, np.ndarray], kept: str,
@@ -23,13 +22,9 @@ def predictions(examples: list[dict], strain: np.ndarray, errors: dict[str, np.n
     fig = plt.figure(figsize=(3.2 * (k + 1), 6.6))
     eps = 100 * np.asarray(strain)
     if k:
-        with tempfile.TemporaryDirectory(dir=Path(out).parent) as tmp:
-            img = render_deformed([e["deformed"] for e in examples], Path(tmp) / "cells.png",
-                                  titles=[f"#{e['row']} at {100 * e['end']:.0f} %" for e in examples], ncol=k,
-                                  window=300)
-            top = fig.add_axes([0.0, 0.5, k / (k + 1), 0.48])
-            top.imshow(plt.imread(img))
-            top.axis("off")
+        titles = [f"#{e['row']} at {100 * e['end']:.0f} %" for e in examples]
+        picture(fig, [0.0, 0.5, k / (k + 1), 0.48],
+                lambda f: render_deformed([e["deformed"] for e in examples], f, titles=titles, ncol=k, window=300), out)
     for i, e in enumerate(examples):
         ax = fig.add_axes([(i + 0.18) / (k + 1), 0.08, 0.75 / (k + 1), 0.36])
         ax.plot(100 * e["path_strain"], e["path_stress"], color="0.3", lw=1.2, label="FE path")
@@ -80,9 +75,5 @@ def design(ch, arrays: dict, report: dict, out: str | os.PathLike) -> Path:
     ax.set_ylabel("nominal stress / E_s")
     ax.set_title(report["target"], fontsize=10)
     ax.legend(fontsize=7)
-    with tempfile.TemporaryDirectory(dir=Path(out).parent) as tmp:
-        img = ch.render(samples, Path(tmp) / "lattices.png", titles=titles, ncol=len(titles))
-        right = fig.add_axes([0.5, 0.02, 0.5, 0.96])
-        right.imshow(plt.imread(img))
-        right.axis("off")
+    picture(fig, [0.5, 0.02, 0.5, 0.96], lambda f: ch.render(samples, f, titles=titles, ncol=len(titles)), out)
     return save_atomic(fig, out)

@@ -25,6 +25,18 @@ def save_atomic(fig, out: str | os.PathLike, dpi: int = 110) -> Path:
     return out
 
 
+def picture(fig, rect: Sequence[float], render, near: str | os.PathLike) -> None:
+    """A rendered picture (``render(path) -> path``, e.g. a chain's ``render``) placed on a
+    matplotlib figure at ``rect``; the PNG lives in a temporary folder beside ``near``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=Path(near).parent) as tmp:
+        img = render(Path(tmp) / "picture.png")
+        ax = fig.add_axes(list(rect))
+        ax.imshow(plt.imread(img))
+        ax.axis("off")
+
+
 def pairwise_scatter(P: np.ndarray, labels: Sequence[str], color: np.ndarray, out: str | os.PathLike, *,
                      color_label: str = "", title: str = "", units: str = "") -> Path:
     """All pairs of the columns of P in a grid of panels, points coloured by ``color``.
