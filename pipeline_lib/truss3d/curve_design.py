@@ -105,9 +105,12 @@ def pick_target(name: str, curves: np.ndarray, split: np.ndarray, p: CurveDesign
                         100 * p.softening.min_match_nrmse, held[k], 100 * drop[k], 100 * match[k])
         source = int(held[k])
         target = curves[source].copy()
+        rule = (f"the most softening held-out curve with a drop >= {100 * p.softening.drop:.0f} % and a match >= "
+                f"{100 * p.softening.min_match_nrmse:.0f} %" if met else
+                f"no held-out curve has a drop >= {100 * p.softening.drop:.0f} % and a match >= "
+                f"{100 * p.softening.min_match_nrmse:.0f} %: the softening one with the farthest match")
         how = (f"held-out stress-strain row {source}: softens by {100 * drop[k]:.1f} % after its peak, best training "
-               f"match NRMSE {100 * match[k]:.1f} % (the most softening held-out curve with a drop >= "
-               f"{100 * p.softening.drop:.0f} % and a match >= {100 * p.softening.min_match_nrmse:.0f} %)")
+               f"match NRMSE {100 * match[k]:.1f} % ({rule})")
     else:
         raise ValueError(f"unknown nonlinear design target {name!r}; known: {', '.join(TARGETS)}")
     errors = nrmse(np.broadcast_to(target, curves[pool].shape), curves[pool])
