@@ -378,8 +378,11 @@ def test_the_truss_designs_are_reverified_from_their_artifacts_alone(tiny_run):
 
     d = tiny_run / "data/truss3d/design"
     summary = json.loads((d / "summary.json").read_text())
-    assert set(summary["targets"]) == {"max_E22", "min_nu21"}
+    # the tiny preset runs the curve targets too (truss3d.nonlinear.in_default_run), checked below
+    assert set(summary["targets"]) == {"max_E22", "min_nu21", "nonlinear_stiff", "nonlinear_softening"}
     for target, rep in summary["targets"].items():
+        if target.startswith("nonlinear_"):
+            continue
         art = artifacts.read(d / f"{target}.h5", "truss3d/design")
         rho, best = art.attrs["relative_density"], int(art.attrs["best"])
         A, X, valid = art["adjacency"].astype(bool), art["offsets"], art["valid"]
