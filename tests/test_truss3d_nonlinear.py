@@ -15,8 +15,8 @@ from pipeline_lib.truss3d.cell import periodic_cell
 from pipeline_lib.truss3d.frame import build_frame
 from pipeline_lib.truss3d.generation import ELEMENTARY, PerturbParams, perturbation_chain
 from pipeline_lib.truss3d.homogenization import strut_radii
-from pipeline_lib.truss3d.nonlinear import (CellModel, NonlinearParams, compress, follow, minimize, newton,
-                                            output_strains)
+from pipeline_lib.truss3d.nonlinear import (CellModel, NonlinearParams, _factor, compress, follow, follow_many,
+                                            minimize, newton, output_strains)
 
 Z = np.zeros((27, 3))
 P = NonlinearParams()
@@ -180,6 +180,36 @@ def test_plain_newton_stays_on_the_unstable_symmetric_branch_that_minimizing_lea
     assert -m.stress(state, H0)[2, 2] == pytest.approx(C33 * eps, rel=0.02)
     buckled, ok2, neg2 = minimize(m, state, H0, NonlinearParams(max_iterations=80), escape=True)
     assert ok2 and neg2 == 0 and m.energy(buckled, H0) < m.energy(state, H0)
+
+
+def test_lattices_followed_in_lockstep_take_the_paths_they_take_one_at_a_time():
+    """follow_many batches the element evaluations of many paths (and answers them out of order);
+    each path -- buckling, branch switches and all -- must be the one follow gives alone."""
+    frames = [build_frame(A, X) for A, X in _lattices(3, seed=2)] + [build_frame(ELEMENTARY["sc"].astype(bool), Z)]
+    radii = strut_radii(frames, 0.15)
+    p = NonlinearParams(steps=12, bisections=4)
+    eps = output_strains(0.12, 4)
+    models = lambda: [CellModel(periodic_cell(f), r) for f, r in zip(frames, radii)]  # noqa: E731
+    alone = [follow(m, 0.12, eps, p) for m in models()]
+    together, seconds = follow_many(models(), 0.12, eps, p, batch=3)  # a batch smaller than the lattices: refills
+    assert (seconds > 0).all()
+    assert any(np.isfinite(a.critical_strain) for a in alone)  # the paths do buckle
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a.strain, b.strain)
+        np.testing.assert_allclose(b.stress, a.stress, rtol=0, atol=1e-14)
+        np.testing.assert_array_equal(a.stable, b.stable)
+        assert a.critical_strain == b.critical_strain or (np.isnan(a.critical_strain) and np.isnan(b.critical_strain))
+
+
+def test_the_stability_test_is_positive_definiteness_and_the_solves_are_exact_either_way():
+    rng = np.random.default_rng(0)
+    for shift in (5.0, -1.0, 0.5):
+        A = rng.standard_normal((30, 30))
+        K = A @ A.T / 30 + (shift - 1.0) * np.eye(30)
+        f, neg = _factor(K)
+        assert neg == int(np.linalg.eigvalsh(K).min() <= 0)
+        b = rng.standard_normal(30)
+        np.testing.assert_allclose(K @ f.solve(b), b, atol=1e-9 * np.abs(b).max() * np.linalg.cond(K))
 
 
 def test_compress_returns_the_paper_label_vector():

@@ -14,24 +14,32 @@ Every load step minimizes the cell's strain energy over the fluctuations and rot
 macro components) by Newton's method on the exact tangent, with an energy line search and, where the
 tangent is indefinite, a Levenberg-Marquardt shift: so the solution follows the *stable* path.  A
 perfect lattice sits on a symmetric path that turns unstable at a bifurcation; the tangent's
-inertia (the signs of the pivots of a diagonally pivoted LDL^T, Sylvester's law) detects it, the
+loss of positive definiteness (a failed Cholesky factorization) detects it, the
 critical strain is bracketed by bisection, and the state is pushed along the critical eigenmode
 (amplitude ``imperfection`` x the mean beam length) onto the buckled branch.  Struts touching other
 struts are not modelled (no contact).
+
+Many lattices are followed in lockstep (:func:`follow_many`): the path-following functions are
+generators that yield each element evaluation they need, and one element call answers the requests
+of many lattices at once.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import scipy.sparse as sp
+import scipy.linalg as sla
 import scipy.sparse.linalg as spla
 import torch
+from threadpoolctl import threadpool_limits
 
-from pipeline_lib.fem.corotational import Beams, analytic_tangent, so3_exp, so3_log
+from pipeline_lib.fem.corotational import Beams, _NumpyOps, analytic_tangent, so3_exp, so3_log
 from pipeline_lib.truss3d.cell import PeriodicCell, periodic_cell
 
 LATERAL = ("strain", "stress")
+QUADRATIC = 1e-6  # residual / (E A) below which one more Newton step converges (to ~1e-12)
+BATCH = 16  # lattices followed in lockstep by one process (more adds little: the kernel is then per beam)
 
 
 @dataclass
@@ -109,35 +117,41 @@ class CellModel:
         return d, state["R"][self.cell.a], state["R"][self.cell.b]
 
     def energy(self, state, H0) -> float:
-        return float(analytic_tangent(self.beams, *self._chords(state, H0), energy_only=True).sum())
+        return _evaluate([(ENERGY, self, state, H0)])[0]
 
     def stress(self, state, H0) -> np.ndarray:
         """Nominal stress P = (1/V) sum over beams of (dW/dd) (x) D0, (3, 3)."""
-        g = analytic_tangent(self.beams, *self._chords(state, H0), gradient_only=True)[:, :3]
-        return g.T @ self.cell.D0 / self.cell.volume
+        return _evaluate([(STRESS, self, state, H0)])[0]
 
-    def gradient_and_tangent(self, state, H0) -> tuple[np.ndarray, sp.csc_matrix]:
-        """The energy's gradient (all DOFs) and its Hessian on the free DOFs (CSC; the sparsity
-        pattern and the scatter into it are built once)."""
-        g9, H9 = analytic_tangent(self.beams, *self._chords(state, H0))
-        g = np.zeros(self.ndof)
-        np.add.at(g, self.edofs, g9 @ self.T)
+    def gradient_and_tangent(self, state, H0) -> tuple[np.ndarray, np.ndarray]:
+        """The energy's gradient (all DOFs) and its Hessian on the free DOFs (dense: a cell has a
+        few hundred DOFs, where LAPACK's dense Cholesky beats a sparse LU several times over; the
+        scatter into it is built once)."""
+        return _evaluate([(TANGENT, self, state, H0)])[0]
+
+    def assembled_gradient(self, g9: np.ndarray) -> np.ndarray:
+        """The gradient (all DOFs) from every beam's (m, 9) gradient."""
+        g = np.bincount(self.edofs.ravel(), weights=(g9 @ self.T).ravel(), minlength=self.ndof)
+        for k, c in enumerate(self.dd_dh):  # macro components
+            g[6 * self.n + k] = (g9[:, :3] * c).sum()
+        return g
+
+    def assembled(self, g9: np.ndarray, H9: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and free-free Hessian from every beam's (m, 9) gradient and (m, 9, 9) Hessian."""
+        g = self.assembled_gradient(g9)
         vals = [(self.T.T @ H9 @ self.T).ravel()]
-        base = 6 * self.n
-        for k, c in enumerate(self.dd_dh):  # macro couplings
-            g[base + k] = (g9[:, :3] * c).sum()
+        for c in self.dd_dh:  # macro couplings
             cross = (self.T.T @ H9[:, :, :3] @ c[:, :, None])[..., 0].ravel()  # (m, 12)
             vals += [cross, cross]
             vals += [np.array([(c[:, None, :] @ H9[:, :3, :3] @ c2[:, :, None]).sum()]) for c2 in self.dd_dh]
         if self._pattern is None:
             self._pattern = self._build_pattern()
-        slot, keep, indices, indptr = self._pattern
-        data = np.bincount(slot, weights=np.concatenate(vals)[keep], minlength=len(indices))
-        nf = len(indptr) - 1
-        return g, sp.csc_matrix((data, indices, indptr), shape=(nf, nf))
+        flat, keep, nf = self._pattern
+        K = np.bincount(flat, weights=np.concatenate(vals)[keep], minlength=nf * nf).reshape(nf, nf)
+        return g, K
 
     def _build_pattern(self):
-        """Where each Hessian entry goes in the CSC data of the free-free block."""
+        """Where each Hessian entry goes in the (flattened) free-free block."""
         m = self.m
         rows = [np.broadcast_to(self.edofs[:, :, None], (m, 12, 12)).ravel()]
         cols = [np.broadcast_to(self.edofs[:, None, :], (m, 12, 12)).ravel()]
@@ -152,11 +166,7 @@ class CellModel:
         keep = self.free[rows] & self.free[cols]
         r, c = number[rows[keep]], number[cols[keep]]
         nf = int(self.free.sum())
-        key = c.astype(np.int64) * nf + r
-        uniq, slot = np.unique(key, return_inverse=True)
-        indices = (uniq % nf).astype(np.int32)
-        indptr = np.searchsorted(uniq // nf, np.arange(nf + 1)).astype(np.int32)
-        return slot, keep, indices, indptr
+        return r.astype(np.int64) * nf + c, keep, nf
 
     def deformed(self, state: dict, H0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every beam's deformed end points (x_a, x_a + chord) and the displacement magnitudes
@@ -184,111 +194,266 @@ class CellModel:
         return {"w": state["w"] + dw, "R": R, "h": state["h"] + delta[6 * n:]}
 
 
-def _factor(K: sp.csc_matrix):
-    """LDL^T-like factorization with diagonal pivots (so U's diagonal carries the inertia), and
-    the number of negative pivots; None if singular."""
+# The path-following functions below are generators: each evaluation of the beams they need is
+# yielded as a request (kind, model, state, H0) and answered by a driver -- one lattice at a time
+# (_drive), or many lattices in lockstep (follow_many), which answers all their pending requests
+# with one call of the element kernel: at a cell's hundred beams that kernel's cost is per call,
+# not per beam, so stacking the beams of many cells makes it several times cheaper per cell.
+ENERGY, STRESS, GRADIENT, TANGENT = "energy", "stress", "gradient", "tangent"
+
+
+class _Stacked:
+    """The beam constants of several models end to end, as :func:`analytic_tangent` reads them."""
+
+    def __init__(self, models: list[CellModel]):
+        parts = [m.beams.constants(_NumpyOps) for m in models]
+        self._np = tuple(np.concatenate(c) for c in zip(*parts))
+
+    def constants(self, xp):
+        return self._np
+
+
+def _evaluate(requests: list[tuple]) -> list:
+    """Answers to (kind, model, state, H0) requests, one element-kernel call per kind."""
+    out = [None] * len(requests)
+    for kind in (ENERGY, STRESS, GRADIENT, TANGENT):
+        idx = [i for i, r in enumerate(requests) if r[0] == kind]
+        if not idx:
+            continue
+        models = [requests[i][1] for i in idx]
+        chords = [m._chords(requests[i][2], requests[i][3]) for i, m in zip(idx, models)]
+        beams = models[0].beams if len(idx) == 1 else _Stacked(models)
+        d, Ra, Rb = (np.concatenate(c) if len(idx) > 1 else c[0] for c in zip(*chords))
+        res = analytic_tangent(beams, d, Ra, Rb, energy_only=kind == ENERGY, gradient_only=kind in (STRESS, GRADIENT))
+        cuts = np.cumsum([m.m for m in models])[:-1]
+        if kind == ENERGY:
+            for i, e in zip(idx, np.split(res, cuts)):
+                out[i] = float(e.sum())
+        elif kind == STRESS:
+            for i, m, g in zip(idx, models, np.split(res, cuts)):
+                out[i] = g[:, :3].T @ m.cell.D0 / m.cell.volume
+        elif kind == GRADIENT:
+            for i, m, g in zip(idx, models, np.split(res, cuts)):
+                out[i] = m.assembled_gradient(g)
+        else:
+            for i, m, g, H in zip(idx, models, np.split(res[0], cuts), np.split(res[1], cuts)):
+                out[i] = m.assembled(g, H)
+    return out
+
+
+def _drive(gen):
+    """Run one path-following generator to its result, answering its requests one at a time."""
     try:
-        lu = spla.splu(K, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                       options={"SymmetricMode": True})
-    except RuntimeError:
-        return None, -1
-    return lu, int((lu.U.diagonal() < 0).sum())
+        request = next(gen)
+        while True:
+            request = gen.send(_evaluate([request])[0])
+    except StopIteration as stop:
+        return stop.value
+
+
+def follow_many(models, strain: float, outputs: np.ndarray, p: NonlinearParams | None = None, *,
+                batch: int = BATCH) -> tuple[list, np.ndarray]:
+    """:func:`follow` for many lattices in lockstep: the same paths, with the element evaluations of
+    up to ``batch`` lattices answered together.  ``models``: a sequence of CellModel, or of
+    callables that build one (built when its turn comes).  Each round answers the kind of request
+    most lattices wait for (the others wait one round), and a finished lattice's place goes to the
+    next one, so batches stay full.  Returns each lattice's Path (or the RuntimeError that ended
+    it) and the seconds it cost: its own steps plus its share of the evaluations it took part in."""
+    models = list(models)
+    results, seconds = [None] * len(models), np.zeros(len(models))
+    gens, pending, queue = {}, {}, iter(range(len(models)))
+
+    def advance(i, answer):
+        t = time.perf_counter()
+        try:
+            pending[i] = gens[i].send(answer)
+        except StopIteration as stop:
+            results[i] = stop.value
+        except RuntimeError as exc:
+            results[i] = exc
+        seconds[i] += time.perf_counter() - t
+        if results[i] is not None:
+            del gens[i]
+            pending.pop(i, None)
+            start()
+
+    def start():
+        i = next(queue, None)
+        if i is not None:
+            t = time.perf_counter()
+            m = models[i] if isinstance(models[i], CellModel) else models[i]()
+            gens[i] = _follow(m, strain, outputs, p)
+            seconds[i] += time.perf_counter() - t
+            advance(i, None)
+
+    with threadpool_limits(1):  # a cell's matrices are small: BLAS threads only contend with the other jobs
+        for _ in range(max(1, batch)):
+            start()
+        _answer(pending, advance, seconds)
+    return results, seconds
+
+
+def _answer(pending: dict, advance, seconds: np.ndarray) -> None:
+    """Answer pending requests until none is left, the most common kind first."""
+    while pending:
+        kinds = [r[0] for r in pending.values()]
+        kind = max(set(kinds), key=kinds.count)
+        keys = [k for k, r in pending.items() if r[0] == kind]
+        t = time.perf_counter()
+        answers = _evaluate([pending.pop(k) for k in keys])
+        seconds[keys] += (time.perf_counter() - t) / len(keys)
+        for k, a in zip(keys, answers):
+            advance(k, a)
+
+
+class _Factor:
+    """A factorization of the symmetric tangent with a ``solve``: Cholesky, or Bunch-Kaufman
+    LDL^T where the matrix is not positive definite."""
+
+    def __init__(self, f: np.ndarray, ipiv: np.ndarray | None = None):
+        self.f, self.ipiv = f, ipiv
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        if self.ipiv is None:
+            x, _ = _potrs(self.f, b, lower=1)
+        else:
+            x, _ = _sytrs(self.f, self.ipiv, b, lower=1)
+        return x
+
+
+_potrf, _potrs, _sytrf, _sytrs = sla.get_lapack_funcs(("potrf", "potrs", "sytrf", "sytrs"), (np.zeros(1),))
+
+
+def _cholesky(K: np.ndarray) -> _Factor | None:
+    """The Cholesky factorization, or None where K is not positive definite (the shift searches
+    need no more)."""
+    c, info = _potrf(K, lower=1, clean=0)
+    return _Factor(c) if info == 0 else None
+
+
+def _factor(K: np.ndarray) -> tuple[_Factor | None, int]:
+    """A factorization for solves and whether K is positive definite: (factor, 0) if it is, (factor,
+    1) if not, (None, -1) if singular.  Cholesky first: it succeeds exactly when K is positive
+    definite -- the stability test (what the solver needs of the inertia) and almost every call's
+    case; Bunch-Kaufman LDL^T otherwise (plain Newton steps on an unstable branch)."""
+    chol = _cholesky(K)
+    if chol is not None:
+        return chol, 0
+    f, ipiv, info = _sytrf(K, lower=1)
+    return (None, -1) if info > 0 else (_Factor(f, ipiv), 1)
 
 
 def minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams, *, escape: bool = False
              ) -> tuple[dict, bool, int]:
+    """:func:`_minimize` for one lattice."""
+    return _drive(_minimize(model, state, H0, p, escape=escape))
+
+
+def _minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams, *, escape: bool = False):
     """An equilibrium at macro H0 (and free components) near ``state``: Newton with an energy line
     search, shifted where the tangent is indefinite.  Without ``escape`` it may end on a saddle
     (so the path's loss of stability is seen); with it, a saddle is left down its negative
-    curvature, towards a local minimum.  Returns (state, converged, number of negative pivots of
-    the tangent at the result)."""
+    curvature, towards a local minimum.  Returns (state, converged, 0 if the tangent is positive
+    definite at the result, else 1)."""
     free = model.free
-    eye = sp.identity(int(free.sum()), format="csc")
-    energy = model.energy(state, H0)
+    eye = np.eye(int(free.sum()))
+    energy = (yield (ENERGY, model, state, H0))
     pushes, shift = 0, 0.0
     for _ in range(p.max_iterations):
-        g, Kf = model.gradient_and_tangent(state, H0)
+        g, Kf = (yield (TANGENT, model, state, H0))
         gf = g[free]
-        lu, neg = _factor(Kf)
+        lu = _cholesky(Kf)
+        neg = 0 if lu is not None else 1
         gmax = np.abs(gf).max()
         saddle = escape and neg != 0 and pushes < 3
         if gmax <= p.tol * model.force_scale and not saddle:  # an equilibrium: stable or not
-            return state, True, neg if neg >= 0 else 1
+            return state, True, neg
         if saddle and gmax <= 1e-4 * model.force_scale:
             # next to a saddle, shifted Newton steps leave it only slowly: step down the
             # negative curvature instead
-            state, pushes = _push(model, state, H0, p), pushes + 1
-            energy = model.energy(state, H0)
+            state, pushes = (yield from _push(model, state, H0, p)), pushes + 1
+            energy = (yield (ENERGY, model, state, H0))
             continue
         mu = 0.0
         while lu is None or neg > 0:  # the last successful shift / 10 first: fewer factorizations
-            mu = max(10 * mu, shift / 10, 1e-8 * abs(Kf.diagonal()).max())
-            lu, neg = _factor(Kf + mu * eye)
+            mu = max(10 * mu, shift / 10, 1e-8 * abs(np.diagonal(Kf)).max())
+            lu = _cholesky(Kf + mu * eye)
+            neg = 0 if lu is not None else 1
         shift = mu if mu > 0 else shift
         step = np.zeros(model.ndof)
         step[free] = -lu.solve(gf)
         if mu == 0 and gmax <= 1e-6 * model.force_scale:
             # the quadratic region: full Newton steps (energy differences are round-off here)
             state = model.moved(state, step)
-            energy = model.energy(state, H0)
+            energy = (yield (ENERGY, model, state, H0))
             continue
         slope = gf @ step[free]
         alpha = 1.0
         for _ in range(40):
             trial = model.moved(state, alpha * step)
-            e = model.energy(trial, H0)
+            e = (yield (ENERGY, model, trial, H0))
             if e < energy + 1e-4 * alpha * slope:
                 break
             alpha *= 0.5
         else:
             break  # no descent along the step: give up (the caller shortens the increment)
         state, energy = trial, e
-    g, Kf = model.gradient_and_tangent(state, H0)
-    _, neg = _factor(Kf)
-    return state, bool(np.abs(g[free]).max() <= p.tol * model.force_scale * 10), neg if neg >= 0 else 1
+    g, Kf = (yield (TANGENT, model, state, H0))
+    neg = 0 if _cholesky(Kf) is not None else 1
+    return state, bool(np.abs(g[free]).max() <= p.tol * model.force_scale * 10), neg
 
 
 def newton(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams) -> tuple[dict, bool, int]:
+    """:func:`_newton` for one lattice."""
+    return _drive(_newton(model, state, H0, p))
+
+
+def _newton(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams):
     """The equilibrium next to ``state`` by plain Newton steps, stable or not (no line search, no
     shift): on a smooth branch it converges in a few steps where the energy-minimizing
     :func:`minimize` crawls along a saddle's negative curvature -- what the bisection of a critical
     strain and the first try of every increment need.  Fails (the caller falls back to
     :func:`minimize`) on a singular tangent or a step beyond a quarter of the mean beam length or a
-    quarter radian.  Returns (state, converged, negative pivots at the result)."""
+    quarter radian.  Returns (state, converged, 0 if the tangent is positive definite at the result,
+    1 if not, -1 if singular)."""
     free, n = model.free, model.n
     cap = 0.25 * model.cell.lengths.mean()
+    tol = p.tol * model.force_scale
     neg = -1
     for _ in range(p.max_iterations):
-        g, Kf = model.gradient_and_tangent(state, H0)
+        g, Kf = (yield (TANGENT, model, state, H0))
         gf = g[free]
         lu, neg = _factor(Kf)
         if lu is None:
             return state, False, -1
-        if np.abs(gf).max() <= p.tol * model.force_scale:
+        gmax = np.abs(gf).max()
+        if gmax <= tol:
             return state, True, neg
         step = np.zeros(model.ndof)
         step[free] = -lu.solve(gf)
         if not np.isfinite(step).all() or np.abs(step[:3 * n]).max() > cap or np.abs(step[3 * n:6 * n]).max() > 0.25:
             return state, False, neg
         state = model.moved(state, step)
+        if gmax <= QUADRATIC * model.force_scale and np.abs((yield (GRADIENT, model, state, H0))[free]).max() <= tol:
+            # converged in Newton's quadratic range: the step moved the state by ~|g|/k, far too
+            # little for the tangent's definiteness to change, so the last factorization's holds
+            # (a tangent and a factorization fewer per increment)
+            return state, True, neg
     return state, False, neg
 
 
-def _critical_mode(model: CellModel, state, H0) -> np.ndarray:
+def _critical_mode(model: CellModel, state, H0):
     """Eigenvector of the tangent's smallest eigenvalue (free DOFs, padded to all).
 
     Lanczos on (K + mu I)^-1 with the smallest tried shift mu that makes K + mu I positive
     definite: its largest eigenvalue is 1 / (lambda_min + mu), well separated from the rest, so a
-    few sparse solves give it (a dense eigendecomposition cost a quarter of a whole path)."""
-    _, Kf = model.gradient_and_tangent(state, H0)
+    few solves give it (a dense eigendecomposition cost a quarter of a whole path)."""
+    _, Kf = (yield (TANGENT, model, state, H0))
     n = Kf.shape[0]
-    eye = sp.identity(n, format="csc")
-    scale = float(abs(Kf.diagonal()).max())
+    eye = np.eye(n)
+    scale = float(abs(np.diagonal(Kf)).max())
     mu = 1e-8 * scale
-    while True:
-        lu, neg = _factor(Kf + mu * eye)
-        if lu is not None and neg == 0:
-            break
+    while (lu := _cholesky(Kf + mu * eye)) is None:
         mu *= 4
     op = spla.LinearOperator((n, n), matvec=lu.solve, dtype=float)
     try:
@@ -296,16 +461,16 @@ def _critical_mode(model: CellModel, state, H0) -> np.ndarray:
                              v0=np.random.default_rng(0).standard_normal(n))
         vec = vecs[:, 0]
     except spla.ArpackNoConvergence as exc:  # clustered modes: any converged vector of the cluster will do
-        vec = exc.eigenvectors[:, 0] if exc.eigenvectors.shape[1] else np.linalg.eigh(Kf.toarray())[1][:, 0]
+        vec = exc.eigenvectors[:, 0] if exc.eigenvectors.shape[1] else np.linalg.eigh(Kf)[1][:, 0]
     v = np.zeros(model.ndof)
     v[model.free] = vec
     return v
 
 
-def _push(model: CellModel, state, H0, p: NonlinearParams) -> dict:
+def _push(model: CellModel, state, H0, p: NonlinearParams):
     """The state moved along the critical mode by the imperfection amplitude (translations scaled
     to ``imperfection`` x the mean beam length)."""
-    v = _critical_mode(model, state, H0)
+    v = yield from _critical_mode(model, state, H0)
     n = model.n
     scale = np.abs(v[:3 * n]).max()
     if scale < 1e-8 * np.abs(v).max():  # a rotational mode
@@ -314,6 +479,11 @@ def _push(model: CellModel, state, H0, p: NonlinearParams) -> dict:
 
 
 def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearParams | None = None) -> Path:
+    """:func:`_follow` for one lattice."""
+    return _drive(_follow(model, strain, outputs, p))
+
+
+def _follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearParams | None = None):
     """The stable equilibrium path under compression eps33 = 0 .. ``strain``, with converged steps
     at every strain of ``outputs`` (and wherever the step control put them)."""
     p = p or NonlinearParams()
@@ -331,12 +501,12 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
         if previous is not None and eps > prev_eps:
             guess = model.extrapolated(state, previous, (target - eps) / (eps - prev_eps))
         ok = False
-        if np.isnan(critical):  # on the fundamental branch: plain Newton, and its inertia says if it still holds
-            trial, ok, neg = newton(model, guess, H0(target), p)
+        if np.isnan(critical):  # on the fundamental branch: plain Newton, and its tangent says if it still holds
+            trial, ok, neg = yield from _newton(model, guess, H0(target), p)
         if not ok:  # buckled (several stable branches may be near): the energy's descent picks the stable one
-            trial, ok, neg = minimize(model, guess, H0(target), p)
+            trial, ok, neg = yield from _minimize(model, guess, H0(target), p)
         if not ok and guess is not state:  # the predictor overshot: from the last state instead
-            trial, ok, neg = minimize(model, state, H0(target), p)
+            trial, ok, neg = yield from _minimize(model, state, H0(target), p)
         switched = False
         if neg != 0 and np.isnan(critical):
             # the path lost stability between eps and target: bracket the critical strain, then
@@ -344,9 +514,9 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
             lo, hi, at_hi = eps, target, (trial if ok else None)
             for _ in range(p.bisections):
                 mid = 0.5 * (lo + hi)
-                s_mid, ok_mid, n_mid = newton(model, state, H0(mid), p)  # on the branch: stable or not
+                s_mid, ok_mid, n_mid = yield from _newton(model, state, H0(mid), p)  # on the branch: stable or not
                 if not ok_mid:
-                    s_mid, ok_mid, n_mid = minimize(model, state, H0(mid), p)
+                    s_mid, ok_mid, n_mid = yield from _minimize(model, state, H0(mid), p)
                 if ok_mid and n_mid == 0:
                     lo = mid
                 else:
@@ -356,13 +526,14 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
                 target, trial, ok, neg = hi, at_hi, True, max(neg, 1)
                 inc = max((hi - eps) / 2, p.min_increment)
         if not ok and neg != 0:  # stuck on a ridge of negative curvature (a later bifurcation): push off it
-            trial, ok, neg = minimize(model, _push(model, trial, H0(target), p), H0(target), p, escape=True)
+            pushed = yield from _push(model, trial, H0(target), p)
+            trial, ok, neg = yield from _minimize(model, pushed, H0(target), p, escape=True)
             switched = ok
         if not ok and inc <= strain / p.steps / 16:
             # small increments fail and the tangent is positive definite: the branch ends in a limit
             # point, and the state snaps through to another one; let the energy's descent find it
-            trial, ok, neg = minimize(model, state, H0(target), replace(p, max_iterations=5 * p.max_iterations),
-                                      escape=True)
+            longer = replace(p, max_iterations=5 * p.max_iterations)
+            trial, ok, neg = yield from _minimize(model, state, H0(target), longer, escape=True)
             switched = ok
         if not ok:
             inc /= 2
@@ -372,15 +543,16 @@ def follow(model: CellModel, strain: float, outputs: np.ndarray, p: NonlinearPar
         if neg > 0:  # an unstable equilibrium: onto the stable branch along the critical mode
             switched = True
             for _ in range(4):
-                trial, ok, neg = minimize(model, _push(model, trial, H0(target), p), H0(target), p, escape=True)
+                pushed = yield from _push(model, trial, H0(target), p)
+                trial, ok, neg = yield from _minimize(model, pushed, H0(target), p, escape=True)
                 if ok and neg == 0:
                     break
         previous, prev_eps = (None, 0.0) if switched else (state, eps)  # no secant across a branch switch
         state, eps = trial, target
-        P = model.stress(state, H0(eps))
+        P = (yield (STRESS, model, state, H0(eps)))
         rec["strain"].append(eps)
         rec["stress"].append(-P[2, 2] / model.E)
-        rec["energy"].append(model.energy(state, H0(eps)) / model.cell.volume / model.E)
+        rec["energy"].append((yield (ENERGY, model, state, H0(eps))) / model.cell.volume / model.E)
         rec["stable"].append(neg == 0)
         rec["lateral"].append(state["h"].copy())
         inc = min(inc * 1.5, 2 * strain / p.steps)
@@ -415,9 +587,21 @@ def compress(adjacency, offsets, *, radius=None, relative_density=None, E=1.0, n
         r = strut_radii(frames, relative_density)
     eps = output_strains(strain, points)
     out = np.empty((len(frames), points))
-    for i, (f, ri) in enumerate(zip(frames, r)):
-        out[i] = lattice_path(f, ri, E=E, nu=nu, beam=beam, lateral=lateral, strain=strain, outputs=eps).stress_at(eps)
+    p = NonlinearParams()
+    paths, _ = follow_many(_models(frames, r, p, E=E, nu=nu, beam=beam, lateral=lateral), strain, eps, p)
+    for i, path in enumerate(paths):
+        if isinstance(path, Exception):
+            raise RuntimeError(f"lattice {i}: {path}") from path
+        out[i] = path.stress_at(eps)
     return out[0] if single else out
+
+
+def _models(frames, radii, p: NonlinearParams, **kw) -> list:
+    """A CellModel builder per lattice (built when follow_many reaches it)."""
+    from functools import partial
+
+    return [partial(lambda f, r: CellModel(periodic_cell(f).subdivided(p.elements_per_beam), r, **kw), f, r)
+            for f, r in zip(frames, radii)]
 
 
 def lattice_path(frame, r: float, *, E: float = 1.0, nu: float = 0.3, beam: str = "timoshenko",
@@ -476,24 +660,23 @@ def _compress_chunk(job) -> dict:
     return _compress_serial(frames, radii, **kw)
 
 
-def _compress_serial(frames, radii, *, E, nu, beam, lateral, strain, points, params) -> dict[str, np.ndarray]:
+def _compress_serial(frames, radii, *, E, nu, beam, lateral, strain, points, params, batch=BATCH
+                     ) -> dict[str, np.ndarray]:
     import logging
-    import time
 
+    p = params or NonlinearParams()
     eps = output_strains(strain, points)
     n = len(frames)
-    curve, critical, seconds = np.full((n, points), np.nan), np.full(n, np.nan), np.zeros(n)
-    paths = []
-    for i, (f, r) in enumerate(zip(frames, radii)):
-        t = time.perf_counter()
-        try:
-            path = lattice_path(f, r, E=E, nu=nu, beam=beam, lateral=lateral, strain=strain, outputs=eps, params=params)
-            curve[i], critical[i] = path.stress_at(eps), path.critical_strain
-            paths.append((path.strain, path.stress))
-        except RuntimeError as exc:
-            logging.getLogger(__name__).warning("lattice %d: %s", i, exc)
-            paths.append((np.zeros(0), np.zeros(0)))
-        seconds[i] = time.perf_counter() - t
+    curve, critical = np.full((n, points), np.nan), np.full(n, np.nan)
+    paths = [(np.zeros(0), np.zeros(0))] * n
+    results, seconds = follow_many(_models(frames, radii, p, E=E, nu=nu, beam=beam, lateral=lateral), strain, eps, p,
+                                   batch=batch)
+    for i, path in enumerate(results):
+        if isinstance(path, Exception):
+            logging.getLogger(__name__).warning("lattice %d: %s", i, path)
+            continue
+        curve[i], critical[i] = path.stress_at(eps), path.critical_strain
+        paths[i] = (path.strain, path.stress)
     S = max([len(a) for a, _ in paths] + [1])
     ps, pt = np.full((n, S), np.nan), np.full((n, S), np.nan)
     for i, (a, b) in enumerate(paths):
