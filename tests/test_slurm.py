@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "tests" / "slurm"
 TIMEOUT_S = 600
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.xdist_group("slurm")]
 
 
 def _skip_reason():
@@ -69,9 +69,13 @@ def test_pixel2d_tiny_under_slurm(slurm_cluster, tmp_path):
     jobcomp = slurm_cluster["root"] / "log" / "jobcomp.txt"
     seen = len(_jobcomp_lines(jobcomp))
 
+    # no perturbation iterations: each dependency level costs a SLURM status-polling round (tens of
+    # seconds), and the perturbation loop adds three levels per iteration without new SLURM features
+    extra = tmp_path / "no_perturbation.yaml"
+    extra.write_text("pixel2d:\n  perturb:\n    iterations: 0\n")
     cmd = [os.path.join(os.path.dirname(sys.executable), "snakemake"),
            "--profile", str(REPO / "profiles" / "slurm-local"),
-           "--configfile", str(REPO / "presets" / "tiny.yaml"),
+           "--configfile", str(REPO / "presets" / "tiny.yaml"), str(extra),
            "--directory", str(tmp_path), "pixel2d"]
     try:
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
@@ -98,7 +102,7 @@ def test_pixel2d_tiny_under_slurm(slurm_cluster, tmp_path):
     assert np.all(np.isfinite(C))
     np.testing.assert_allclose(C, np.swapaxes(C, 1, 2), rtol=1e-8, atol=1e-12)
     assert np.all(np.linalg.eigvalsh(C) > 0), "C must be positive definite"
-    assert set(np.unique(it).tolist()) == {0, 1, 2}, np.unique(it)
+    assert set(np.unique(it).tolist()) == {0}, np.unique(it)
     assert (tmp_path / "data" / "pixel2d" / "figures" / "gallery.png").exists()
 
     # ... and SLURM, not a local fallback, ran the jobs: every job of this run is in the jobcomp log

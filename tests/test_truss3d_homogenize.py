@@ -127,8 +127,8 @@ def test_the_one_pass_splitter_cuts_beams_where_the_one_crossing_at_a_time_split
     from pipeline_lib.truss3d.octant import positions
 
     checked = 0
-    for trial in range(30):
-        p = (0.06, 0.1, 0.14)[trial % 3]
+    for trial in range(24):
+        p = (0.06, 0.08, 0.11)[trial % 3]  # the reference's cost grows steeply with the crossings: up to ~50 beams
         A = np.triu(rng.random((27, 27)) < p, 1)
         A = A | A.T
         np.fill_diagonal(A, True)

@@ -16,7 +16,7 @@ from pipeline_lib import artifacts, mirror
 from pipeline_lib.pixel2d.defects import checkerboards, isolated
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny")]  # one worker builds the tiny run once
 
 
 def _env():
