@@ -34,6 +34,7 @@ class PredictorParams:
     weight_decay: float = 1e-4
     finetune_epochs: int = 600  # head and encoders together
     finetune_lr: float = 3e-4
+    properties: bool = True  # the VAE's property prediction as features beside the latent mean
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)  # train, validation, test
     mode: str = "auto"
 
@@ -51,10 +52,14 @@ def nrmse_tensor(true: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
 
 
 class CurveHead(nn.Module):
-    """Latent mean -> curve (units of E_s); input and output standardization travel as buffers."""
+    """Features of a lattice -> curve (units of E_s); input and output standardization travel as
+    buffers.  The features are the latent mean and, with ``properties`` > 0, the VAE's own property
+    prediction from it (:meth:`CurvePredictor.features`)."""
 
-    def __init__(self, latent: int, points: int, hidden=(128, 128)):
+    def __init__(self, latent: int, points: int, hidden=(128, 128), properties: int = 0):
         super().__init__()
+        self.properties = int(properties)
+        latent = latent + self.properties
         sizes = (latent, *hidden, points)
         layers = []
         for a, b in zip(sizes[:-1], sizes[1:]):
@@ -77,8 +82,16 @@ class CurvePredictor(nn.Module):
     def latent(self, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self.vae.encode(a, x)[0]
 
+    def features(self, mu: torch.Tensor) -> torch.Tensor:
+        """The head's input: the latent mean, and the VAE's property prediction from it (trained
+        on the whole linear database, it carries the stiffness scale that a few hundred curves
+        teach the head only roughly)."""
+        if not self.head.properties:
+            return mu
+        return torch.cat([mu, self.vae.predict_standardized(mu)], 1)
+
     def forward(self, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.latent(a, x))
+        return self.head(self.features(self.latent(a, x)))
 
 
 def _loss(pred: torch.Tensor, true: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -104,9 +117,13 @@ def fit(vae: nn.Module, a: torch.Tensor, x: torch.Tensor, curves: np.ndarray, ro
         q.requires_grad_(False)
     with torch.no_grad():
         mu = vae.encode(a, x)[0]
+        n_props = vae.predict_standardized(mu[:1]).shape[1] if p.properties else 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        head = CurveHead(mu.shape[1], curves.shape[1], tuple(p.hidden))
+        head = CurveHead(mu.shape[1], curves.shape[1], tuple(p.hidden), n_props)
+    frozen = CurvePredictor(vae, head, "frozen")
+    with torch.no_grad():
+        mu = frozen.features(mu)
     head.z_mean.copy_(mu[tr].mean(0))
     head.z_std.copy_(mu[tr].std(0) + 1e-6)
     head.y_mean.copy_(y[tr].mean(0))
@@ -119,7 +136,6 @@ def fit(vae: nn.Module, a: torch.Tensor, x: torch.Tensor, curves: np.ndarray, ro
     history = {"frozen": [], "finetune": []}
     _train(head.parameters(), lambda idx: head(mu[idx]), tr, y, scale, p.epochs, p.lr, p.weight_decay,
            val_of, head, history["frozen"])
-    frozen = CurvePredictor(vae, head, "frozen")
 
     tuned = copy.deepcopy(frozen)
     tuned.mode = "finetune"
@@ -182,7 +198,8 @@ def save(path, predictor: CurvePredictor, arrays: dict, *, config: dict, seed: i
     from pipeline_lib.learn.store import weights_of
 
     head = predictor.head
-    layout = {"latent": int(head.z_mean.numel()), "points": int(head.y_mean.numel()),
+    layout = {"latent": int(head.z_mean.numel()) - head.properties, "properties": head.properties,
+              "points": int(head.y_mean.numel()),
               "hidden": [m.out_features for m in head.net if isinstance(m, nn.Linear)][:-1]}
     return artifacts.write(path, "truss3d/curve_predictor", arrays, config=config, seed=seed, stats=stats,
                            attrs={**attrs, "mode": predictor.mode, "head": json.dumps(layout),
@@ -201,7 +218,8 @@ def load(path) -> tuple[CurvePredictor, "object"]:
     art = artifacts.read(path, "truss3d/curve_predictor")
     layout = json.loads(art.attrs["head"])
     model = CurvePredictor(L.build(json.loads(art.attrs["model_config"])),
-                           CurveHead(layout["latent"], layout["points"], tuple(layout["hidden"])), art.attrs["mode"])
+                           CurveHead(layout["latent"], layout["points"], tuple(layout["hidden"]),
+                                     layout.get("properties", 0)), art.attrs["mode"])
     load_weights(path, model)
     for q in model.parameters():
         q.requires_grad_(False)
