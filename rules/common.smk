@@ -1,5 +1,7 @@
 # Helpers shared by the chains' rule files -- config slices, the stage command, the resource table.
 import json
+import os
+import sys
 
 from pipeline_lib.cli import check_stage_args
 
@@ -125,6 +127,22 @@ def latent_all(chain):
 
 def p2_iteration(k):
     return f"data/pixel2d/iterations/{int(k):03d}"
+
+
+def _jobs_find_this_python():
+    """Jobs run `python -m pipeline_lib` (the shell text is the rules' code to Snakemake: an
+    interpreter's path in it would rerun every job on another machine or virtual environment).
+    So that `.venv/bin/snakemake` works without activating the environment, the directory of the
+    interpreter running Snakemake goes first on the PATH jobs inherit, where its `python` is that
+    interpreter.  A deployed conda environment still wins: its activation puts its own first."""
+    here = Path(sys.executable).parent
+    python = here / "python"
+    path = os.environ.get("PATH", "")
+    if python.exists() and os.path.samefile(python, sys.executable) and path.split(os.pathsep)[0] != str(here):
+        os.environ["PATH"] = str(here) + (os.pathsep + path if path else "")
+
+
+_jobs_find_this_python()
 
 
 def stage(name, *args, check=True):
