@@ -27,12 +27,12 @@ from pipeline_lib import artifacts, atomic
 
 
 def _stages() -> dict[str, Callable]:
-    """Every stage entry point, ``<chain>.<name>`` and ``latent.<name>``, from the ``stages.STAGES``
-    of each chain and of the latent analyses."""
+    """Every stage entry point, ``<chain>.<name>``, ``latent.<name>`` and ``report.<name>``, from
+    the ``stages.STAGES`` of each chain, of the latent analyses and of the report."""
     from pipeline_lib.chain import NAMES
 
     out = {}
-    for package in (*NAMES, "latent"):
+    for package in (*NAMES, "latent", "report"):
         module = importlib.import_module(f"pipeline_lib.{package}.stages")
         out.update({f"{package}.{name}": getattr(module, name) for name in module.STAGES})
     return out
