@@ -156,7 +156,7 @@ def _jobs_find_this_python():
     path = os.environ.get("PATH", "")
     same = python.exists() and (os.path.samefile(python, sys.executable) or (here.parent / "pyvenv.cfg").exists())
     if same and path.split(os.pathsep)[0] != str(here):
-        os.environ["PATH"] = str(here) + (os.pathsep + path if path else "")
+        os.environ.update(PATH=str(here) + (os.pathsep + path if path else ""))  # PATH is no input of the workflow
 
 
 _jobs_find_this_python()
@@ -320,7 +320,7 @@ def report_tables():
                                               {"predictor": "data/truss3d/nonlinear/predictor.json"})
         t[f"{c}_latent"] = (c, "latent", f"{c} latent analyses: figures of merit", "analysis",
                             {"*": f"data/{c}/latent/summary.json"})
-    t["pixel2d_design"] = ("pixel2d", "design", "pixel2d multiscale designs: one row per case", "case",
+    t["pixel2d_design"] = ("pixel2d", "design", "pixel2d multiscale designs: every case side by side", "case",
                            {"*": f"{DESIGN}/summary.json"})
     t["truss3d_design"] = ("truss3d", "design", "truss3d inverse designs: every target", "target",
                            {"*": f"{T3D_DESIGN}/summary.json"}, "targets")
