@@ -48,6 +48,25 @@ class ArtifactError(ValueError):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
+    @property
+    def hint(self) -> str:
+        """One line saying what to do about it (the command line prints it last)."""
+        p, suffix = self.path, Path(self.path).suffix
+        if self.problem == "file does not exist":
+            return (f"make it by running `snakemake {p}` in the run's directory (same --configfile), or check the "
+                    "path; `metagen summary` lists what a run has made")
+        if "not a readable HDF5 file" in self.problem and suffix not in (".h5", ".hdf5"):
+            return (f"metagen reads the workflow's .h5 artifacts; {Path(p).name} is a {suffix or 'suffix-less'} "
+                    "file: open it directly (`metagen summary` lists a run's artifacts and figures)")
+        if "artifact kind is" in self.problem:
+            return "pass an artifact of the kind named; `metagen inspect FILE` tells any artifact's kind"
+        if " samples: " in self.problem:
+            return ("show and export take an artifact that holds samples (a database, a latent analysis, a "
+                    "design); `metagen inspect FILE` lists what this one holds")
+        if "no 'kind' attribute" in self.problem:
+            return "this HDF5 file was not written by metagen; `h5dump -H` or h5py shows what is in it"
+        return f"remake it with this code: `snakemake -f {p}` (the stages after it rerun as needed)"
+
 
 @dataclass(frozen=True)
 class Field:

@@ -1,10 +1,12 @@
-"""``python -m pipeline_lib``: inspect and show artifacts, run one stage.
+"""``metagen`` (or ``python -m pipeline_lib``): look through a run's results, inspect and show
+artifacts, run one stage.
 
-    python -m pipeline_lib inspect FILE.h5            datasets, shapes, units, provenance, statistics
-    python -m pipeline_lib show FILE.h5 --index I --out x.png     render one sample
-    python -m pipeline_lib export FILE.h5 --index I --out x.stl   one sample as a mesh (.stl/.vtp/.vti/.vtu)
-    python -m pipeline_lib run pixel2d.seeds --out F --shard 0 --cfg '{...}' --seed 1
-    python -m pipeline_lib stages                     list the stages ``run`` knows
+    metagen summary [DIR]                     a finished run on one screen: databases, models, designs, figures
+    metagen inspect FILE.h5                   datasets, shapes, units, provenance, statistics
+    metagen show FILE.h5 --index I [--out x.png]    render one sample
+    metagen export FILE.h5 --index I --out x.stl    one sample as a mesh (.stl/.vtp/.vti/.vtu)
+    metagen stages                            list the stages ``run`` knows
+    metagen run pixel2d.seeds --out F --shard 0 --cfg '{...}' --seed 1   (what the rules call)
 """
 from __future__ import annotations
 
@@ -24,15 +26,16 @@ import h5py
 import numpy as np
 
 from pipeline_lib import artifacts, atomic
+from pipeline_lib.device import DeviceError
 
 
 def _stages() -> dict[str, Callable]:
-    """Every stage entry point, ``<chain>.<name>`` and ``latent.<name>``, from the ``stages.STAGES``
-    of each chain and of the latent analyses."""
+    """Every stage entry point, ``<chain>.<name>``, ``latent.<name>`` and ``report.<name>``, from
+    the ``stages.STAGES`` of each chain, of the latent analyses and of the report."""
     from pipeline_lib.chain import NAMES
 
     out = {}
-    for package in (*NAMES, "latent"):
+    for package in (*NAMES, "latent", "report"):
         module = importlib.import_module(f"pipeline_lib.{package}.stages")
         out.update({f"{package}.{name}": getattr(module, name) for name in module.STAGES})
     return out
@@ -61,6 +64,8 @@ def _stats_line(ds: h5py.Dataset, max_rows: int = 2000) -> str:
 
 def inspect_file(path: str | os.PathLike, out=sys.stdout) -> None:
     path = Path(path)
+    if not path.exists():
+        raise artifacts.ArtifactError(path, "file does not exist")
     try:
         h5 = h5py.File(path, "r")
     except OSError as exc:
@@ -170,7 +175,7 @@ def _convert(annotation, text: str):
 
 
 def _stage_parser(name: str, fn: Callable) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m pipeline_lib run {name}", description=fn.__doc__)
+    parser = argparse.ArgumentParser(prog=f"metagen run {name}", description=fn.__doc__)
     hints = typing.get_type_hints(fn)
     for pname, param in _inspect.signature(fn).parameters.items():
         ann = hints.get(pname, str)
@@ -224,15 +229,17 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     atomic.exit_on_sigterm()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="python -m pipeline_lib", description=__doc__,
+    parser = argparse.ArgumentParser(prog="metagen", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
+    p_sum = sub.add_parser("summary", help="a finished run on one screen, with the paths of its figures")
+    p_sum.add_argument("directory", nargs="?", default=".", help="the run's directory (holding data/)")
     p_in = sub.add_parser("inspect", help="summarize an artifact")
     p_in.add_argument("files", nargs="+")
     p_show = sub.add_parser("show", help="render one sample of an artifact")
     p_show.add_argument("file")
     p_show.add_argument("--index", type=int, default=0)
-    p_show.add_argument("--out", required=True)
+    p_show.add_argument("--out", help="image file (default: <file stem>_<index>.png here)")
     p_exp = sub.add_parser("export", help="write one sample as a mesh (.stl, .vtp, .vti, .vtu)")
     p_exp.add_argument("file")
     p_exp.add_argument("--index", type=int, default=0)
@@ -243,12 +250,18 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("stage")
     sub.add_parser("stages", help="list stages")
     args, rest = parser.parse_known_args(argv)
+    if rest and args.cmd != "run":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        if args.cmd == "inspect":
+        if args.cmd == "summary":
+            from pipeline_lib.report.summary import summary
+
+            summary(args.directory)
+        elif args.cmd == "inspect":
             for f in args.files:
                 inspect_file(f)
         elif args.cmd == "show":
-            print(show(args.file, args.index, args.out))
+            print(show(args.file, args.index, args.out or f"{Path(args.file).stem}_{args.index}.png"))
         elif args.cmd == "export":
             print(export(args.file, args.index, args.out, args.thickness))
         elif args.cmd == "stages":
@@ -256,10 +269,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:<30} {(fn.__doc__ or '').strip().splitlines()[0]}")
         elif args.cmd == "run":
             run_stage(args.stage, rest)
-        if rest and args.cmd != "run":
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    except (artifacts.ArtifactError, ValueError) as exc:
+    except (artifacts.ArtifactError, ValueError, DeviceError) as exc:
+        # the last line says what to do: a user reads it first
         print(f"error: {exc}", file=sys.stderr)
+        if getattr(exc, "hint", None):
+            print(f"what to do: {exc.hint}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `inspect ... | head`: the reader stopped listening
         sys.stderr.close()

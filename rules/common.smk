@@ -1,5 +1,8 @@
-# Helpers shared by the chains' rule files -- config slices, the stage command, the resource table.
+# Helpers shared by the chains' rule files -- config slices, the stage command, the resource table,
+# the report's entries.
 import json
+import os
+import sys
 
 from pipeline_lib.cli import check_stage_args
 
@@ -46,6 +49,7 @@ RESOURCES = {
     "design_truss3d": (1, 4000, 30),  # measured: 0.5-2.5 min and 1.1 GB per target on one core
     "design_truss3d_nonlinear": (2, 4000, 60),  # two processes of nonlinear FE verification
     "design_truss3d_summary": (1, 500, 5),
+    "report_tables": (1, 500, 5),
 }
 
 
@@ -106,13 +110,26 @@ LATENT_FIGURES = {
     ("voxel3d", "slerp"): {"figure": "fig8_slerp.png", "plot": "fig8_slerp_properties.png"},
 }
 LATENT_ARTIFACT = {"candidates": "candidates.h5"}  # the rest: <analysis>.h5
+# each latent figure's entry in the report: its label there (its caption is <chain>_<file stem>.rst)
+LATENT_RESULTS = {
+    "fig7a_traversal.png": "Fig. 7a: latent traversal", "fig8_pca_map.png": "Fig. 8: PCA map of the latent space",
+    "fig9b_10b_arrow_curves.png": "Figs. 9b, 10b: properties along semantic arrows",
+    "fig9_10_arrow_paths.png": "Figs. 9, 10: designs along semantic arrows",
+    "fig11_candidate_sets.png": "Fig. 11: candidate sets for targets", "fig12_families.png": "Fig. 12: graded families",
+    "fig13_families.png": "Fig. 13: family properties", "fig3_traversal.png": "Fig. 3: latent traversal",
+    "fig4_slerp.png": "Fig. 4: slerp between lattices", "fig4_slerp_properties.png": "Fig. 4: properties along the slerp",
+    "fig8_slerp.png": "Fig. 8: slerp between units", "fig8_slerp_properties.png": "Fig. 8: properties along the slerp",
+}
 
 
-def latent_outputs(chain, analysis, artifact=True):
-    """Output paths of one latent analysis, keyed like its stage's flags."""
+def latent_outputs(chain, analysis, artifact=True, flagged=False):
+    """Output paths of one latent analysis, keyed like its stage's flags; ``flagged``: its figures
+    flagged for the report (for the rule's output, not for targets)."""
     d = f"data/{chain}/latent"
     out = {"out": f"{d}/{LATENT_ARTIFACT.get(analysis, f'{analysis}.h5')}"} if artifact else {}
-    out.update({k: f"{d}/{v}" for k, v in LATENT_FIGURES.get((chain, analysis), {}).items()})
+    for k, v in LATENT_FIGURES.get((chain, analysis), {}).items():
+        out[k] = reported(f"{d}/{v}", f"{chain}_{Path(v).stem}", chain, "latent", LATENT_RESULTS[v]) if flagged \
+            else f"{d}/{v}"
     out["summary"] = f"{d}/{analysis}.json"
     return out
 
@@ -125,6 +142,24 @@ def latent_all(chain):
 
 def p2_iteration(k):
     return f"data/pixel2d/iterations/{int(k):03d}"
+
+
+def _jobs_find_this_python():
+    """Jobs run `python -m pipeline_lib` (the shell text is the rules' code to Snakemake: an
+    interpreter's path in it would rerun every job on another machine or virtual environment).
+    So that `.venv/bin/snakemake` works without activating the environment, the directory of the
+    interpreter running Snakemake goes first on the PATH jobs inherit, where its `python` is that
+    interpreter (or the same virtual environment's, copied).  A deployed conda environment still
+    wins: its activation puts its own first."""
+    here = Path(sys.executable).parent
+    python = here / "python"
+    path = os.environ.get("PATH", "")
+    same = python.exists() and (os.path.samefile(python, sys.executable) or (here.parent / "pyvenv.cfg").exists())
+    if same and path.split(os.pathsep)[0] != str(here):
+        os.environ.update(PATH=str(here) + (os.pathsep + path if path else ""))  # PATH is no input of the workflow
+
+
+_jobs_find_this_python()
 
 
 def stage(name, *args, check=True):
@@ -181,6 +216,18 @@ T3D_DESIGN = "data/truss3d/design"
 T3D_DESIGN_FILES = {"out": "{t}.h5", "summary": "{t}.json", "path_figure": "{t}_fig5_path.png",
                     "space_figure": "{t}_fig5_property_space.png", "surface_figure": "{t}_surface.png",
                     "vtp": "{t}.vtp", "stl": "{t}.stl"}
+# its figures' entries in the report: caption, label
+T3D_DESIGN_REPORT = {"path_figure": ("truss3d_design_path", "Fig. 5: search path"),
+                     "space_figure": ("truss3d_design_property_space", "Fig. 5: designs in the property space"),
+                     "surface_figure": ("truss3d_design_surface", "best design: elastic surface")}
+
+
+def truss_design_outputs():
+    """The outputs of one target's design job (wildcard ``target``), its figures flagged for the report."""
+    out = {k: f"{T3D_DESIGN}/{v.format(t='{target}')}" for k, v in T3D_DESIGN_FILES.items()}
+    for k, (caption, result) in T3D_DESIGN_REPORT.items():
+        out[k] = reported(out[k], caption, "truss3d", "design", result, target="{target}")
+    return out
 
 
 def truss_design_cfg():
@@ -230,3 +277,67 @@ def truss_nonlinear_all():
             f"{t3}/fig6a_predictions.png"] + [
         f"{T3D_DESIGN}/{f.format(t=t)}" for t in config["truss3d"]["nonlinear"]["design"]["run"]
         for f in T3D_NONLINEAR_FILES.values()]
+
+
+# The report (`snakemake --report report.html`): every figure is an output flagged by `reported`, with
+# its caption workflow/report/<caption>.rst; categories are the chains, subcategories the stages in
+# pipeline order (the report sorts both by name, hence the numbers).
+REPORT_CAPTIONS = Path(workflow.basedir) / "report"
+REPORT_STAGES = {"database": "1 database", "model": "2 model", "latent": "3 latent analysis", "design": "4 design"}
+
+
+def reported(path, caption, chain, step, result, **wildcards):
+    """``path`` flagged for the report under ``chain`` / ``step`` with the caption
+    workflow/report/<caption>.rst, its entry labelled ``result`` (plus the named wildcards, e.g.
+    ``case="{case}"``).  A missing caption fails the parse (`snakemake -n`), not the report."""
+    rst = REPORT_CAPTIONS / f"{caption}.rst"
+    if not rst.is_file():
+        raise WorkflowError(f"caption {rst} of report entry {path} does not exist: write it, or fix the name")
+    return report(path, caption=str(rst), category=chain, subcategory=REPORT_STAGES[step],
+                  labels=dict({"result": result}, **wildcards))
+
+
+# The report's tables (rules/report.smk): the databases' sizes and screening counts, the models' test
+# metrics, the latent analyses' and the designs' summaries, each a CSV beside the HTML page the
+# report shows.  A source named "*" contributes its own items (cases, targets, analyses).
+REPORT_TABLES = "data/report"
+
+
+def report_tables():
+    """name -> chain, step, title, what a row is, sources[, the key holding the items of a "*"
+    source]; the caption is table_<name>.rst."""
+    nl = config["truss3d"]["nonlinear"]["in_default_run"]
+    t = {}
+    for c in ("pixel2d", "truss3d", "voxel3d"):
+        t[f"{c}_database"] = (c, "database", f"{c} database: size and screening counts", "database",
+                              {c: f"data/{c}/database.h5"})
+        if c == "truss3d" and nl:
+            t["truss3d_nonlinear_database"] = (c, "database", "truss3d stress-strain database: size and failures",
+                                               "database", {"nonlinear": "data/truss3d/nonlinear/database.h5"})
+        t[f"{c}_metrics"] = (c, "model", f"{c} model: test metrics", "model", {c: f"data/{c}/model/metrics.json"})
+        if c == "truss3d" and nl:
+            t["truss3d_predictor_metrics"] = (c, "model", "truss3d curve predictor: test metrics", "predictor",
+                                              {"predictor": "data/truss3d/nonlinear/predictor.json"})
+        t[f"{c}_latent"] = (c, "latent", f"{c} latent analyses: figures of merit", "analysis",
+                            {"*": f"data/{c}/latent/summary.json"})
+    t["pixel2d_design"] = ("pixel2d", "design", "pixel2d multiscale designs: every case side by side", "case",
+                           {"*": f"{DESIGN}/summary.json"})
+    t["truss3d_design"] = ("truss3d", "design", "truss3d inverse designs: every target", "target",
+                           {"*": f"{T3D_DESIGN}/summary.json"}, "targets")
+    return t
+
+
+def report_table_spec():
+    """The tables stage's --spec: every table's files, title and sources."""
+    return json.dumps({name: {"csv": f"{REPORT_TABLES}/{name}.csv", "html": f"{REPORT_TABLES}/{name}.html",
+                              "title": title, "item": item, "sources": sources, "key": key[0] if key else None}
+                       for name, (_, _, title, item, sources, *key) in report_tables().items()}, sort_keys=True)
+
+
+def report_table_outputs():
+    """The tables rule's outputs: each table's HTML page flagged for the report, its CSV beside it."""
+    out = {}
+    for name, (chain, step, title, *_) in report_tables().items():
+        out[name] = reported(f"{REPORT_TABLES}/{name}.html", f"table_{name}", chain, step, f"table: {title}")
+        out[f"{name}_csv"] = f"{REPORT_TABLES}/{name}.csv"
+    return out

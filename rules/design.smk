@@ -12,7 +12,8 @@ rule pixel2d_feasibility:
         f"{P2}/database.h5",
     output:
         out=f"{DESIGN}/feasibility.h5",
-        figure=f"{DESIGN}/feasibility.png",
+        figure=reported(f"{DESIGN}/feasibility.png", "pixel2d_feasibility", "pixel2d", "design",
+                        "feasible property region"),
     params:
         cfg=json.dumps(config["pixel2d"]["design"]["feasibility"], sort_keys=True),
     log:
@@ -33,7 +34,8 @@ rule pixel2d_design_macro:
         else f"{P2}/latent/families.h5",
     output:
         out=f"{DESIGN}/{{case}}/macro.h5",
-        figure=f"{DESIGN}/{{case}}/fig16d_properties.png",
+        figure=reported(f"{DESIGN}/{{case}}/fig16d_properties.png", "pixel2d_design_properties", "pixel2d", "design",
+                        "Fig. 16d: stage 1 macro properties", case="{case}"),
     params:
         cfg=lambda w: design_cfg(w.case, "macro"),
         space=lambda w: "--feasibility" if design_space(w.case) == "database" else "--families",
@@ -57,7 +59,8 @@ rule pixel2d_design_assemble:
         macro=f"{DESIGN}/{{case}}/macro.h5",
     output:
         out=f"{DESIGN}/{{case}}/assembly.h5",
-        figure=f"{DESIGN}/{{case}}/mrf_convergence.png",
+        figure=reported(f"{DESIGN}/{{case}}/mrf_convergence.png", "pixel2d_design_mrf", "pixel2d", "design",
+                        "stage 2: MRF assembly convergence", case="{case}"),
     params:
         cfg=lambda w: design_cfg(w.case, "assembly", "mrf"),
         seed=config["seed"],
@@ -81,8 +84,10 @@ rule pixel2d_design_verify:
         assembly=f"{DESIGN}/{{case}}/assembly.h5",
     output:
         out=f"{DESIGN}/{{case}}/design.h5",
-        structure_figure=f"{DESIGN}/{{case}}/structure.png",
-        deformed_figure=f"{DESIGN}/{{case}}/fig16c_deformed.png",
+        structure_figure=reported(f"{DESIGN}/{{case}}/structure.png", "pixel2d_design_structure", "pixel2d",
+                                  "design", "stage 3: assembled structure", case="{case}"),
+        deformed_figure=reported(f"{DESIGN}/{{case}}/fig16c_deformed.png", "pixel2d_design_deformed", "pixel2d",
+                                 "design", "Fig. 16c: deformed structure", case="{case}"),
         summary=f"{DESIGN}/{{case}}/summary.json",
     params:
         cfg=lambda w: design_cfg(w.case, "solver"),
@@ -133,7 +138,7 @@ rule design_truss3d:
         model="data/truss3d/model/model.h5",
         latent="data/truss3d/model/latent.h5",
     output:
-        **{k: f"{T3D_DESIGN}/{v.format(t='{target}')}" for k, v in T3D_DESIGN_FILES.items()},
+        **truss_design_outputs(),
     wildcard_constraints:
         target=r"(max|min)_[A-Za-z0-9_]+",
     params:
@@ -160,7 +165,9 @@ rule design_truss3d_nonlinear:
         nonlinear="data/truss3d/nonlinear/database.h5",
         predictor="data/truss3d/nonlinear/predictor.h5",
     output:
-        **{k: f"{T3D_DESIGN}/{v.format(t='{target}')}" for k, v in T3D_NONLINEAR_FILES.items()},
+        **{k: f"{T3D_DESIGN}/{v.format(t='{target}')}" for k, v in T3D_NONLINEAR_FILES.items() if k != "figure"},
+        figure=reported(f"{T3D_DESIGN}/nonlinear_{{target}}_fig6b.png", "truss3d_fig6b_design", "truss3d", "design",
+                        "Fig. 6b: design to a target curve", target="nonlinear_{target}"),
     wildcard_constraints:
         target="stiff|softening",
     params:

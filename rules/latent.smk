@@ -16,7 +16,7 @@ for _c in ("pixel2d", "truss3d"):
         input:
             **{k: v.format(c=_c) for k, v in MODEL_INPUTS.items()},
         output:
-            **latent_outputs(_c, "traversal"),
+            **latent_outputs(_c, "traversal", flagged=True),
         params:
             chain=_c,
             cfg=latent_cfg(_c, "traversal"),
@@ -38,7 +38,7 @@ rule latent_pixel2d_maps:
         db="data/pixel2d/database.h5",
         latent="data/pixel2d/model/latent.h5",
     output:
-        **latent_outputs("pixel2d", "maps", artifact=False),
+        **latent_outputs("pixel2d", "maps", artifact=False, flagged=True),
     params:
         chain="pixel2d",
         cfg=latent_cfg("pixel2d", "maps"),
@@ -59,7 +59,7 @@ rule latent_pixel2d_arrows:
     input:
         **{k: v.format(c="pixel2d") for k, v in MODEL_INPUTS.items()},
     output:
-        **latent_outputs("pixel2d", "arrows"),
+        **latent_outputs("pixel2d", "arrows", flagged=True),
     params:
         chain="pixel2d",
         cfg=latent_cfg("pixel2d", "arrows"),
@@ -80,7 +80,7 @@ rule latent_pixel2d_candidates:
     input:
         **{k: v.format(c="pixel2d") for k, v in MODEL_INPUTS.items()},
     output:
-        **latent_outputs("pixel2d", "candidates"),
+        **latent_outputs("pixel2d", "candidates", flagged=True),
     params:
         chain="pixel2d",
         cfg=latent_cfg("pixel2d", "candidates"),
@@ -101,7 +101,7 @@ rule latent_pixel2d_families:
     input:
         **{k: v.format(c="pixel2d") for k, v in MODEL_INPUTS.items()},
     output:
-        **latent_outputs("pixel2d", "families"),
+        **latent_outputs("pixel2d", "families", flagged=True),
     params:
         chain="pixel2d",
         cfg=latent_cfg("pixel2d", "families"),
@@ -124,7 +124,7 @@ rule latent_truss3d_samples:
         db="data/truss3d/database.h5",
         model="data/truss3d/model/model.h5",
     output:
-        **latent_outputs("truss3d", "samples"),
+        **latent_outputs("truss3d", "samples", flagged=True),
     params:
         chain="truss3d",
         cfg=latent_cfg("truss3d", "samples"),
@@ -149,7 +149,7 @@ for _c in ("truss3d", "voxel3d"):
         input:
             **{k: v.format(c=_c) for k, v in MODEL_INPUTS.items()},
         output:
-            **latent_outputs(_c, "slerp"),
+            **latent_outputs(_c, "slerp", flagged=True),
         params:
             chain=_c,
             cfg=latent_cfg(_c, "slerp"),

@@ -23,7 +23,8 @@ for _chain in ("pixel2d", "truss3d", "voxel3d"):
             model=f"data/{_chain}/model/model.h5",
             latent=f"data/{_chain}/model/latent.h5",
             metrics=f"data/{_chain}/model/metrics.json",
-            curves=f"data/{_chain}/model/curves.png",
+            curves=reported(f"data/{_chain}/model/curves.png", f"{_chain}_curves", _chain, "model",
+                            "training curves"),
         params:
             stage=f"{_chain}.train",
             cfg=learn_cfg(_chain),
@@ -44,7 +45,8 @@ rule voxel3d_latent_study:
         "data/voxel3d/database.h5",
     output:
         table="data/voxel3d/model/latent_study.json",
-        plot="data/voxel3d/model/latent_study.png",
+        plot=reported("data/voxel3d/model/latent_study.png", "voxel3d_latent_study", "voxel3d", "model",
+                      "Table C1: latent-size study"),
     params:
         cfg=learn_cfg("voxel3d", latent_study=config["voxel3d"]["latent_study"]),
         seed=config["seed"],

@@ -137,8 +137,10 @@ rule pixel2d_figures:
     input:
         f"{P2}/database.h5",
     output:
-        property_space=f"{P2}/figures/property_space.png",
-        gallery=f"{P2}/figures/gallery.png",
+        property_space=reported(f"{P2}/figures/property_space.png", "pixel2d_property_space", "pixel2d", "database",
+                                "Fig. 4: property space by iteration"),
+        gallery=reported(f"{P2}/figures/gallery.png", "pixel2d_gallery", "pixel2d", "database",
+                         "cells across the property space"),
     params:
         cfg=cfg_json("pixel2d", "figures"),
     log:

@@ -139,9 +139,12 @@ rule truss3d_figures:
     input:
         f"{T3}/database.h5",
     output:
-        gallery=f"{T3}/figures/gallery.png",
-        surfaces=f"{T3}/figures/elastic_surfaces.png",
-        property_space=f"{T3}/figures/property_space.png",
+        gallery=reported(f"{T3}/figures/gallery.png", "truss3d_gallery", "truss3d", "database",
+                         "lattices across the property space"),
+        surfaces=reported(f"{T3}/figures/elastic_surfaces.png", "truss3d_elastic_surfaces", "truss3d", "database",
+                          "elastic surfaces of extreme lattices"),
+        property_space=reported(f"{T3}/figures/property_space.png", "truss3d_property_space", "truss3d",
+                                "database", "Fig. 1d: property space"),
     params:
         cfg=cfg_json("truss3d", "figures"),
     log:
@@ -186,7 +189,8 @@ rule truss3d_nonlinear_database:
         expand(f"{T3}/nonlinear/shard_{{shard}}.h5", shard=range(T3CFG["nonlinear"]["shards"])),
     output:
         out=f"{T3}/nonlinear/database.h5",
-        figure=f"{T3}/nonlinear/curves.png",
+        figure=reported(f"{T3}/nonlinear/curves.png", "truss3d_nonlinear_curves", "truss3d", "database",
+                        "stress-strain curves of the database"),
     log:
         f"{T3}/logs/nonlinear_database.log",
     threads: threads_of("truss3d_nonlinear_database")
@@ -206,7 +210,8 @@ rule truss3d_nonlinear_predictor:
     output:
         out=f"{T3}/nonlinear/predictor.h5",
         metrics=f"{T3}/nonlinear/predictor.json",
-        figure=f"{T3}/nonlinear/fig6a_predictions.png",
+        figure=reported(f"{T3}/nonlinear/fig6a_predictions.png", "truss3d_fig6a_predictions", "truss3d", "model",
+                        "Fig. 6a: predicted stress-strain curves"),
     params:
         cfg=truss_predictor_cfg(),
         seed=config["seed"],

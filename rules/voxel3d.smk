@@ -120,8 +120,9 @@ rule voxel3d_figures:
     input:
         f"{V3}/database.h5",
     output:
-        histograms=f"{V3}/figures/histograms.png",
-        gallery=f"{V3}/figures/gallery.png",
+        histograms=reported(f"{V3}/figures/histograms.png", "voxel3d_histograms", "voxel3d", "database",
+                            "Fig. 4: E and nu by source"),
+        gallery=reported(f"{V3}/figures/gallery.png", "voxel3d_gallery", "voxel3d", "database", "units by source"),
     params:
         cfg=cfg_json("voxel3d", "figures"),
     log:

@@ -47,3 +47,15 @@ def test_a_wrong_flag_in_a_rule_fails_the_dry_run_naming_the_stage(tmp_path):
     assert res.returncode != 0
     out = res.stdout + res.stderr
     assert "stage truss3d.library: unknown flag(s) --shards; missing flag(s) --parts" in out, out[-3000:]
+
+
+def test_a_figure_whose_caption_is_missing_fails_the_dry_run_naming_it(tmp_path):
+    for d in ("workflow", "rules", "envs", "profiles"):
+        shutil.copytree(ROOT / d, tmp_path / d)
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    (tmp_path / "workflow/report/voxel3d_gallery.rst").unlink()
+    res = _snakemake(tmp_path, "-n", "--cores", "1")
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "voxel3d_gallery.rst of report entry data/voxel3d/figures/gallery.png does not exist" in out, out[-3000:]
+

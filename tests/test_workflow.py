@@ -1,6 +1,8 @@
 """The workflow end to end: the tiny preset through snakemake, bad config, corrupt shards, restarts."""
+import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
+import browser
 from pipeline_lib import artifacts, mirror
 from pipeline_lib.pixel2d.defects import checkerboards, isolated
 
@@ -26,10 +29,20 @@ def _env():
     return env
 
 
+def _user_env():
+    """What a new user has: `.venv/bin/snakemake` run without activating the virtual environment, so
+    the `python` on PATH is not the one with the project's packages; progress lines every step."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
+    env["METAGEN_PROGRESS_SECONDS"] = "0"
+    return env
+
+
 def snakemake(workdir, *args, timeout=900, check=True, **kw):
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "presets/tiny.yaml",
            "--directory", str(workdir), *args]
-    res = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout, **kw)
+    res = subprocess.run(cmd, cwd=ROOT, env=_user_env(), capture_output=True, text=True, timeout=timeout, **kw)
     if check and res.returncode != 0:
         raise AssertionError(f"snakemake failed ({res.returncode}):\n{res.stdout[-5000:]}\n{res.stderr[-5000:]}")
     return res
@@ -37,9 +50,101 @@ def snakemake(workdir, *args, timeout=900, check=True, **kw):
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("tiny")
+    # METAGEN_TINY_RUN: a tiny run's directory to bring up to date and test again (while developing;
+    # CI leaves it unset and runs the whole workflow afresh)
+    reuse = os.environ.get("METAGEN_TINY_RUN")
+    work = Path(reuse) if reuse else tmp_path_factory.mktemp("tiny")
     snakemake(work)
     return work
+
+
+@pytest.fixture(scope="session")
+def tiny_report(tiny_run):
+    """`snakemake --report` after the run, as a user makes it."""
+    t = time.perf_counter()
+    snakemake(tiny_run, "--report", "report.html")
+    print(f"report built in {time.perf_counter() - t:.1f} s")
+    return tiny_run / "report.html"
+
+
+def _report_globals(report: Path) -> tuple[dict, dict]:
+    """The report's results and categories, as its page script holds them."""
+    html = report.read_text(encoding="utf-8")
+    get = lambda name: json.loads(re.search(rf"var {name} = (\{{.*?\}});\n", html, re.S).group(1))  # noqa: E731
+    return get("results"), get("categories")
+
+
+def test_jobs_run_with_the_interpreter_that_runs_snakemake_without_the_venv_on_path(tiny_run):
+    import shutil as sh
+
+    path = _user_env()["PATH"]
+    python = sh.which("python", path=path)
+    assert python is None or not os.path.samefile(Path(python).parent, Path(sys.executable).parent)
+    assert (tiny_run / "data/pixel2d/database.h5").exists()  # every job of the run found h5py all the same
+
+
+def test_long_stages_log_progress_lines(tiny_run):
+    logs = tiny_run / "data"
+    expected = {"pixel2d/logs/seeds_0.log": "SIMP iterations", "pixel2d/logs/stiffness_001_0.log": "homogenization:",
+                "truss3d/logs/stiffness_0.log": "homogenization:", "voxel3d/logs/stiffness_0.log": "homogenization:",
+                "truss3d/logs/nonlinear_0.log": "nonlinear paths of shard 0:",
+                "pixel2d/logs/design_tiny_assemble.log": "MRF dual decomposition:",
+                "pixel2d/logs/candidates_001.log": "defect fixing:"}
+    for log, what in expected.items():
+        lines = [ln for ln in (logs / log).read_text().splitlines() if what in ln]
+        assert lines, f"{log} has no progress line for {what}"
+        assert re.search(r"\d+(/\d+ \(\d+%\))?[ ,].*elapsed \d+:\d\d", lines[0]), lines[0]
+
+
+def test_the_report_holds_every_figure_of_the_run_captioned_and_the_tables(tiny_run, tiny_report):
+    results, categories = _report_globals(tiny_report)
+    figures = {str(p.relative_to(tiny_run)) for p in (tiny_run / "data").rglob("*.png")}
+    assert figures and figures <= set(results), f"figures not in the report: {sorted(figures - set(results))}"
+    tables = {str(p.relative_to(tiny_run)) for p in (tiny_run / "data/report").glob("*.html")}
+    assert len(tables) == 13 and tables <= set(results)
+    assert all(r["caption"].strip() for r in results.values()), [p for p, r in results.items() if not r["caption"]]
+    assert set(categories) == {"pixel2d", "truss3d", "voxel3d"}
+    assert set(categories["pixel2d"]) == {"1 database", "2 model", "3 latent analysis", "4 design"}
+    assert "data/pixel2d/design/tiny/fig16c_deformed.png" in categories["pixel2d"]["4 design"]
+    # the tables hold the run's own numbers
+    metrics = json.loads((tiny_run / "data/pixel2d/model/metrics.json").read_text())
+    rows = dict(csv.reader((tiny_run / "data/report/pixel2d_metrics.csv").open()))
+    assert float(rows["pixel_accuracy"]) == metrics["pixel_accuracy"] and float(rows["r2.C11"]) == metrics["r2"]["C11"]
+    design = list(csv.reader((tiny_run / "data/report/pixel2d_design.csv").open()))
+    summary = json.loads((tiny_run / "data/pixel2d/design/summary.json").read_text())
+    assert design[0] == ["quantity", "tiny", "tiny_family"]
+    fine = next(r for r in design if r[0] == "rrmse_fine")
+    assert float(fine[1]) == summary["tiny"]["rrmse_fine"]
+
+
+@pytest.mark.skipif(browser.chromium() is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_the_report_opens_in_a_browser_without_errors_and_shows_every_entry(tiny_report, tmp_path):
+    t = time.perf_counter()
+    found = browser.walk_report(tiny_report, tmp_path)
+    print(f"browser check: {time.perf_counter() - t:.1f} s")
+    assert found["done"], "the walk through the report did not finish"
+    assert not found["errors"] and not found["console"], found["errors"] + found["console"]
+    results, categories = _report_globals(tiny_report)
+    assert set(found["results"]) == set(results)
+    assert all(r["caption"] and r["shown"] for r in found["results"].values()), \
+        {p: r for p, r in found["results"].items() if not (r["caption"] and r["shown"])}
+    shown = found["subcategories"]
+    assert len(shown) == sum(len(c) for c in categories.values())
+    assert "Fig. 4: property space by iteration" in shown["pixel2d / 1 database"]
+    assert "Fig. 16c: deformed structure tiny" in shown["pixel2d / 4 design"]
+    assert "table: truss3d model: test metrics" in shown["truss3d / 2 model"]
+    assert "Fig. 8: slerp between units" in shown["voxel3d / 3 latent analysis"]
+
+
+def test_metagen_summary_prints_the_runs_results_with_their_figures(tiny_run):
+    out = subprocess.run([str(Path(sys.executable).with_name("metagen")), "summary", str(tiny_run)],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    n = len(artifacts.read(tiny_run / "data/pixel2d/database.h5", "pixel2d/database", ["digest"]))
+    assert re.search(rf"pixel2d\s+{n} rows", out)
+    for needle in ("pixel_accuracy", "adjacency_accuracy", "voxel_accuracy", "tiny_family", "rrmse_fine", "max_E22",
+                   "figures in data/pixel2d/design/tiny/: fig16c_deformed.png", "snakemake --report report.html"):
+        assert needle in out, needle
+    assert len(out.splitlines()) < 60  # one screen, give or take
 
 
 def test_tiny_preset_builds_a_valid_database_and_figures(tiny_run):
@@ -279,7 +384,7 @@ def test_a_change_to_a_model_config_retrains_only_that_model(tiny_run, tmp_path)
     res = snakemake(tiny_run, "-n", "--configfile", "presets/tiny.yaml", str(extra))
     assert "train_pixel2d" in res.stdout
     assert "train_truss3d" not in res.stdout and "train_voxel3d" not in res.stdout, res.stdout[-3000:]
-    assert "pixel2d_database" not in res.stdout
+    assert not re.search(r"^rule pixel2d_database:", res.stdout, re.M)  # (its report table is rebuilt, not it)
 
 
 def test_inspect_and_show_summarize_any_artifact(tiny_run, tmp_path):

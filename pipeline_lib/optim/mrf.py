@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline_lib.progress import Progress, track
+
 
 @dataclass
 class GridMRF:
@@ -142,6 +144,7 @@ def dual_decomposition(mrf: GridMRF, iterations: int = 5000, rtol: float = 1e-6,
     best_x, best_e, best_lb = None, np.inf, -np.inf
     gamma, stale = 1.0, 0
     hist_e, hist_lb = [], []
+    progress = Progress("MRF dual decomposition", iterations, unit="it")
     for it in range(iterations):
         xr, er = viterbi(U / 2 + lam, Ph)
         xc, ec = viterbi((U / 2 - lam).transpose(1, 0, 2), Pv_cols)
@@ -162,11 +165,13 @@ def dual_decomposition(mrf: GridMRF, iterations: int = 5000, rtol: float = 1e-6,
                 best_x, best_e = x, e
         hist_e.append(best_e)
         hist_lb.append(best_lb)
+        progress.update(note=f"energy {best_e:.6g}, lower bound {best_lb:.6g}")
         g = (xr[..., None] == np.arange(L)).astype(float) - (xc[..., None] == np.arange(L))
         norm2 = float((g * g).sum())
         if norm2 == 0 or best_e - best_lb <= rtol * max(1.0, abs(best_e)):
             break  # the chains agree (the bound is attained) or the gap is closed
         lam += gamma * max(best_e - lb, 1e-12 * max(1.0, abs(best_e))) / norm2 * g
+    progress.close(f"energy {best_e:.6g}, lower bound {best_lb:.6g}")
     return MRFResult(best_x, best_e, best_lb, "dual decomposition",
                      {"energy": np.array(hist_e), "lower_bound": np.array(hist_lb)})
 
@@ -178,7 +183,7 @@ def loopy_bp(mrf: GridMRF, iterations: int = 200, damping: float = 0.5) -> MRFRe
     # messages into each node from its left, right, upper and lower neighbour (zero at the borders)
     left, right, up, down = (np.zeros_like(U) for _ in range(4))
     best_x, best_e, hist = None, np.inf, []
-    for _ in range(iterations):
+    for _ in track(range(iterations), "MRF belief propagation", unit="it"):
         belief = U + left + right + up + down
         x = belief.argmin(axis=-1)
         e = float(mrf.energy(x))

@@ -17,6 +17,7 @@ from collections import Counter
 import numpy as np
 
 from pipeline_lib.periodic import load_bearing
+from pipeline_lib.progress import track
 
 COUNTERS = ("isolated_solid", "isolated_void", "checkerboard", "floating_parts", "rejected")
 
@@ -53,7 +54,7 @@ def fix_defects(cells: np.ndarray, max_rounds: int = 8) -> tuple[np.ndarray, np.
     solid = np.asarray(cells).astype(bool).copy()
     counts: Counter = Counter()
     keep = np.ones(len(solid), dtype=bool)
-    for k in range(len(solid)):
+    for k in track(range(len(solid)), "defect fixing", unit="cells"):
         s = solid[k]
         for _ in range(max_rounds):
             changed = False

@@ -31,6 +31,7 @@ from pipeline_lib.fem.quad4 import (
     element_stiffness,
     strain_displacement,
 )
+from pipeline_lib.progress import Progress
 
 METHODS = ("auto", "periodic", "quarter")
 
@@ -223,6 +224,7 @@ def homogenize_cells(cells, *, E=1.0, nu=0.3, plane="stress", void=1e-9, method=
             raise ValueError("method='quarter' needs cells mirror-symmetric about both mid-axes")
         route = np.full(N, method)
     out = np.empty((N, 3, 3))
+    progress = Progress("homogenization", N, unit="cells")
     for m in ("quarter", "periodic"):
         idx = np.flatnonzero(route == m)
         size = batch_size or _default_batch(*((H // 2, W // 2) if m == "quarter" else (H, W)), dev)
@@ -232,6 +234,8 @@ def homogenize_cells(cells, *, E=1.0, nu=0.3, plane="stress", void=1e-9, method=
             scale = torch.as_tensor(s, dtype=torch.float64, device=dev)
             C, _ = homogenize_scaled(scale, Ke, m)
             out[sel] = C.cpu().numpy()
+            progress.update(len(sel), note=f"{m} solves")
+    progress.close()
     # Exact symmetry: the closures are symmetric up to rounding.
     out = 0.5 * (out + out.transpose(0, 2, 1))
     return out[0] if single else out

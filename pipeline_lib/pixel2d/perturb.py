@@ -28,6 +28,7 @@ from scipy.stats import rankdata
 
 from pipeline_lib import mirror
 from pipeline_lib.pixel2d.properties import properties
+from pipeline_lib.progress import track
 
 OPERATORS = ("levelset", "blob")
 
@@ -106,7 +107,7 @@ def signed_distance(cells: np.ndarray) -> np.ndarray:
     """Periodic signed distance (N, H, W) to the solid boundary, positive inside the solid."""
     out = np.empty(cells.shape)
     H, W = cells.shape[-2:]
-    for k, c in enumerate(np.asarray(cells, dtype=bool)):
+    for k, c in enumerate(track(np.asarray(cells, dtype=bool), "signed distances of the parents", unit="cells")):
         big = np.tile(c, (3, 3))
         inside = ndimage.distance_transform_edt(big)[H:2 * H, W:2 * W]
         outside = ndimage.distance_transform_edt(~big)[H:2 * H, W:2 * W]

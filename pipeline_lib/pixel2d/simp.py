@@ -31,6 +31,7 @@ from pipeline_lib.fem.quad4 import elasticity_matrix
 from pipeline_lib.optim.mma import init_state, mma_step
 from pipeline_lib.pixel2d.homogenization import element_matrix, homogenize_scaled
 from pipeline_lib.pixel2d.properties import INDEX, properties
+from pipeline_lib.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def optimize(targets: np.ndarray, volumes: np.ndarray, size: int, material: Mate
     J0 = None
     p, void = params.penal, material.void
     beta = 1.0
+    progress = Progress(f"SIMP iterations ({B} seeds)", params.max_iter, unit="it")
     for it in range(params.max_iter):
         if it and it % params.beta_every == 0 and beta < params.beta_max:
             beta = min(2 * beta, params.beta_max)
@@ -153,8 +155,10 @@ def optimize(targets: np.ndarray, volumes: np.ndarray, size: int, material: Mate
         iters += active
         change = np.abs(state.x - xold).max(1)
         active &= (change > params.tol) | (beta < params.beta_max)
+        progress.update(note=f"{active.sum()} seeds still moving, mean objective {J.mean():.3g}")
         if not active.any():
             break
+    progress.close()
     xf = project((F @ state.x.T).T, beta)[0].reshape(B, h, w)
     density = mirror.unfold(xf, 2)
     cells = (density > params.threshold).astype(np.uint8)

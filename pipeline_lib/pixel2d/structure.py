@@ -25,12 +25,18 @@ Solvers (``solve(..., solver=)``), both on the same system (void pixels kept at 
 """
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy import ndimage
 
 from pipeline_lib.fem.quad4 import elasticity_matrix, element_stiffness
+from pipeline_lib.progress import Progress
+
+log = logging.getLogger(__name__)
 
 SOLVERS = ("auto", "direct", "amg")
 # Measured (benchmarks/structure_solve.py, 2 cores): direct is faster at both sizes but its
@@ -230,8 +236,11 @@ def solve(structure, fixed_dofs, fixed_values, *, E: float = 1.0, nu: float = 0.
     out: dict = {"solver": solver, "ndof": ndof, "nfree": nfree}
     if nfree:
         # The solvers own (and consume) the assembled K, so that it is freed as soon as possible.
-        if solver == "direct":
+        if solver == "direct":  # one factorization: its start and end are the progress there is
+            log.info("structure solve: direct, %s free DOFs", f"{nfree:,}")
+            t = time.perf_counter()
             u[free] = _direct(_assemble(ny, nx, scale, Ke), free, b, ny, nx)
+            log.info("structure solve: direct done in %.1f s", time.perf_counter() - t)
         else:
             u[free] = _amg(_assemble(ny, nx, scale, Ke), free, b, solid, ny, nx, h, rtol, out)[free]
     if info is not None:
@@ -393,12 +402,17 @@ def _pcg(A, b: np.ndarray, M, rtol: float, dinv: np.ndarray) -> tuple[np.ndarray
     z = M(r)
     p = z.copy()
     rz = r @ z
+    # no count to go by: the residual's progress toward rtol, in decades, is what the line shows
+    progress = Progress(f"structure solve, amg-CG ({len(b):,} DOFs)", unit="it")
     for k in range(1, _CG_MAXITER + 1):
         Ap = A @ p
         alpha = rz / (p @ Ap)
         x += alpha * p
         r -= alpha * Ap
-        if np.linalg.norm(dinv * r) <= rtol * ref:
+        res = np.linalg.norm(dinv * r) / ref
+        progress.update(note=f"relative residual {res:.2e} (stops at {rtol:.0e})")
+        if res <= rtol:
+            progress.close(f"relative residual {res:.2e}")
             return x, k
         z = M(r)
         rz, rz_old = r @ z, rz

@@ -27,6 +27,7 @@ import torch
 from pipeline_lib.device import default_device, torch_threads
 from pipeline_lib.elasticity import unit_strain
 from pipeline_lib.fem.beam3d import THEORIES, global_stiffness
+from pipeline_lib.progress import Progress
 from pipeline_lib.truss3d.frame import Frame, build_frame, lattice_problems, on_planes
 
 # (Voigt columns, axes whose mirror reflection flips the sign of the load)
@@ -184,6 +185,7 @@ def homogenize_frames(frames: list[Frame], *, radius: np.ndarray | float | None 
 
 def _solve_all(frames, r, E, nu, beam, dev, order, batch_size, C) -> None:
     N = len(frames)
+    progress = Progress("homogenization", N, unit="lattices")
     for s in range(0, N, batch_size):
         idx = order[s:s + batch_size]
         try:
@@ -194,6 +196,8 @@ def _solve_all(frames, r, E, nu, beam, dev, order, batch_size, C) -> None:
                 k = int(msg.split()[1].rstrip(":"))
                 raise ValueError(f"lattice {idx[k]}:" + msg.split(":", 1)[1]) from None
             raise
+        progress.update(len(idx))
+    progress.close()
 
 
 def checked_frames(adjacency: np.ndarray, offsets: np.ndarray, first: int = 0) -> list[Frame]:

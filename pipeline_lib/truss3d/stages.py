@@ -11,6 +11,7 @@ import numpy as np
 from pipeline_lib import artifacts, shards
 from pipeline_lib.artifacts import ArtifactError
 from pipeline_lib.config import build, derive_seed
+from pipeline_lib.progress import Progress
 from pipeline_lib.truss3d import generation as gen
 from pipeline_lib.truss3d.design import design, design_summary  # noqa: F401  (entry points, in STAGES)
 
@@ -184,6 +185,17 @@ def _nonlinear_rows(n: int, count: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n, size=min(count, n), replace=False))
 
 
+def join_paths(parts: list[dict]) -> dict:
+    """Results of compress_frames (or shards of them) joined row by row: the full paths NaN-padded
+    to the longest, the output strains shared."""
+    S = max(a["path_strain"].shape[1] for a in parts)
+    pad = lambda x: np.pad(x, ((0, 0), (0, S - x.shape[1])), constant_values=np.nan)  # noqa: E731
+    cat = {k: np.concatenate([pad(a[k]) if k.startswith("path_") else a[k] for a in parts])
+           for k in parts[0] if k != "strain"}
+    cat["strain"] = parts[0]["strain"]
+    return cat
+
+
 def nonlinear_shard(db: Path, out: Path, *, shard: int, cfg: dict, seed: int) -> None:
     """Large-compression paths of one shard of the selected lattices (paper 002, Fig. 6)."""
     from pipeline_lib.truss3d.homogenization import checked_frames, strut_radii
@@ -199,8 +211,20 @@ def nonlinear_shard(db: Path, out: Path, *, shard: int, cfg: dict, seed: int) ->
     params = build(NonlinearParams, {k: nc[k] for k in ("steps", "imperfection", "elements_per_beam")},
                    where="truss3d.nonlinear")
     m = cfg["material"]
-    res = compress_frames(frames, r, E=m["E"], nu=m["nu"], beam=cfg["beam"], lateral=nc["lateral"],
-                          strain=nc["strain"], points=nc["points"], params=params)
+    kw = dict(E=m["E"], nu=m["nu"], beam=cfg["beam"], lateral=nc["lateral"], strain=nc["strain"], points=nc["points"],
+              params=params)
+    # one lattice per call, so that the log shows each path as it ends (a path takes seconds)
+    progress = Progress(f"nonlinear paths of shard {shard}", len(frames), unit="lattices")
+    parts, failed = [], 0
+    for row, f, ri in zip(mine, frames, r):
+        part = compress_frames([f], ri[None], **kw)
+        if not np.isfinite(part["curve"]).all():
+            failed += 1
+            log.warning("database row %d: no converged path", row)
+        parts.append(part)
+        progress.update(note=f"{failed} without a converged path")
+    progress.close()
+    res = join_paths(parts) if parts else compress_frames(frames, r, **kw)
     res["curve"] = res["curve"] * m["E"]  # stored in units of E_s: compress_frames divides by E
     res["path_stress"] = res["path_stress"] * m["E"]
     failed = int(np.isnan(res["curve"]).any(1).sum())
@@ -215,12 +239,7 @@ def nonlinear_database(parts: list[Path], out: Path, figure: Path) -> None:
     from pipeline_lib.viz.plots import plt, save_atomic
 
     shard_files = [artifacts.read(p, "truss3d/nonlinear_shard") for p in parts]
-    arrays = [a.arrays for a in shard_files]
-    S = max(a["path_strain"].shape[1] for a in arrays)
-    pad = lambda x: np.pad(x, ((0, 0), (0, S - x.shape[1])), constant_values=np.nan)  # noqa: E731
-    cat = {k: np.concatenate([pad(a[k]) if k.startswith("path_") else a[k] for a in arrays])
-           for k in arrays[0] if k != "strain"}
-    cat["strain"] = arrays[0]["strain"]
+    cat = join_paths([a.arrays for a in shard_files])
     ok = np.isfinite(cat["curve"]).all(1)
     stats = {"lattices": int(len(ok)), "failed": int((~ok).sum()),
              "buckled": int(np.isfinite(cat["critical_strain"]).sum()), "seconds": float(cat["seconds"].sum())}

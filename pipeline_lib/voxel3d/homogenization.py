@@ -32,6 +32,7 @@ from pipeline_lib import mirror
 from pipeline_lib.config import derive_seed
 from pipeline_lib.elasticity import engineering_constants, reuss_moduli, unit_strain
 from pipeline_lib.fem.hex8 import CORNERS, element_stiffness
+from pipeline_lib.progress import track
 from pipeline_lib.voxel3d.symmetry import is_cubic
 
 # (Voigt columns, axes whose mirror reflection flips the sign of the load)
@@ -362,7 +363,8 @@ def effective_properties(C: np.ndarray) -> dict[str, np.ndarray]:
 
 def simulate(cells: np.ndarray, draws: Sequence[tuple[float, float]]) -> dict[str, np.ndarray]:
     """C of each unit with its own material draw (E_s, nu_s), and the derived properties."""
-    C = np.array([homogenize_cells(c, E=E, nu=nu) for c, (E, nu) in zip(cells, draws)]).reshape(len(cells), 6, 6)
+    C = np.array([homogenize_cells(c, E=E, nu=nu) for c, (E, nu) in
+                  track(zip(cells, draws), "homogenization", len(cells), unit="cells")]).reshape(len(cells), 6, 6)
     out = {"C": C, "E_s": np.array([d[0] for d in draws], float), "nu_s": np.array([d[1] for d in draws], float)}
     out.update(effective_properties(C) if len(C) else {k: np.zeros(0) for k in ("E", "G", "nu", "K")})
     return out
