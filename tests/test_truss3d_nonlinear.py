@@ -191,8 +191,11 @@ def test_lattices_followed_in_lockstep_take_the_paths_they_take_one_at_a_time():
     eps = output_strains(0.12, 4)
     models = lambda: [CellModel(periodic_cell(f), r) for f, r in zip(frames, radii)]  # noqa: E731
     alone = [follow(m, 0.12, eps, p) for m in models()]
-    together, seconds = follow_many(models(), 0.12, eps, p, batch=3)  # a batch smaller than the lattices: refills
+    ended = []
+    together, seconds = follow_many(models(), 0.12, eps, p, batch=3,  # a batch smaller than the lattices: refills
+                                    on_done=lambda i, path: ended.append((i, path)))
     assert (seconds > 0).all()
+    assert sorted(i for i, _ in ended) == [0, 1, 2, 3] and all(together[i] is path for i, path in ended)
     assert any(np.isfinite(a.critical_strain) for a in alone)  # the paths do buckle
     for a, b in zip(alone, together):
         np.testing.assert_array_equal(a.strain, b.strain)

@@ -252,13 +252,14 @@ def _drive(gen):
 
 
 def follow_many(models, strain: float, outputs: np.ndarray, p: NonlinearParams | None = None, *,
-                batch: int = BATCH) -> tuple[list, np.ndarray]:
+                batch: int = BATCH, on_done=None) -> tuple[list, np.ndarray]:
     """:func:`follow` for many lattices in lockstep: the same paths, with the element evaluations of
     up to ``batch`` lattices answered together.  ``models``: a sequence of CellModel, or of
     callables that build one (built when its turn comes).  Each round answers the kind of request
     most lattices wait for (the others wait one round), and a finished lattice's place goes to the
     next one, so batches stay full.  Returns each lattice's Path (or the RuntimeError that ended
-    it) and the seconds it cost: its own steps plus its share of the evaluations it took part in."""
+    it) and the seconds it cost: its own steps plus its share of the evaluations it took part in;
+    ``on_done(i, result)`` is called as each one ends."""
     models = list(models)
     results, seconds = [None] * len(models), np.zeros(len(models))
     gens, pending, queue = {}, {}, iter(range(len(models)))
@@ -275,6 +276,8 @@ def follow_many(models, strain: float, outputs: np.ndarray, p: NonlinearParams |
         if results[i] is not None:
             del gens[i]
             pending.pop(i, None)
+            if on_done is not None:
+                on_done(i, results[i])
             start()
 
     def start():
@@ -626,16 +629,18 @@ def deformed_cell(frame, r: float, *, E: float = 1.0, nu: float = 0.3, beam: str
 
 def compress_frames(frames: list, radii: np.ndarray, *, E: float = 1.0, nu: float = 0.3, beam: str = "timoshenko",
                     lateral: str = "strain", strain: float = 0.25, points: int = 13,
-                    params: NonlinearParams | None = None, workers: int = 1) -> dict[str, np.ndarray]:
+                    params: NonlinearParams | None = None, workers: int = 1, on_done=None) -> dict[str, np.ndarray]:
     """The paths of many lattices: label curves (N, points), critical strains, the full paths
     NaN-padded to the longest, seconds each.  A lattice without a converged path gets NaN (and a
     warning naming it) instead of stopping the others.  ``workers`` > 1 spreads the lattices over
-    that many processes (one thread each), interleaved so that slow ones do not queue up."""
+    that many processes (one thread each), interleaved so that slow ones do not queue up.
+    ``on_done(i, converged)`` is called as each lattice's path ends (one process only: a job's
+    progress in its log)."""
     radii = np.asarray(radii, dtype=float)
     kw = dict(E=E, nu=nu, beam=beam, lateral=lateral, strain=strain, points=points, params=params)
     workers = max(1, min(int(workers), len(frames)))
     if workers == 1:
-        return _compress_serial(frames, radii, **kw)
+        return _compress_serial(frames, radii, **kw, on_done=on_done)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -643,12 +648,19 @@ def compress_frames(frames: list, radii: np.ndarray, *, E: float = 1.0, nu: floa
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_one_thread) as ex:
         parts = list(ex.map(_compress_chunk, [([frames[i] for i in c], radii[c], kw) for c in chunks]))
     order = np.argsort(np.concatenate(chunks))
-    S = max(part["path_strain"].shape[1] for part in parts)
+    out = join_paths(parts)
+    return {k: v if k == "strain" else v[order] for k, v in out.items()}
+
+
+def join_paths(parts: list[dict]) -> dict:
+    """Results of compress_frames (or shards of them) joined row by row: the full paths NaN-padded
+    to the longest, the output strains shared."""
+    S = max(a["path_strain"].shape[1] for a in parts)
     pad = lambda x: np.pad(x, ((0, 0), (0, S - x.shape[1])), constant_values=np.nan)  # noqa: E731
-    out = {k: np.concatenate([pad(part[k]) if k.startswith("path_") else part[k] for part in parts])[order]
+    cat = {k: np.concatenate([pad(a[k]) if k.startswith("path_") else a[k] for a in parts])
            for k in parts[0] if k != "strain"}
-    out["strain"] = parts[0]["strain"]
-    return out
+    cat["strain"] = parts[0]["strain"]
+    return cat
 
 
 def _one_thread() -> None:
@@ -660,7 +672,7 @@ def _compress_chunk(job) -> dict:
     return _compress_serial(frames, radii, **kw)
 
 
-def _compress_serial(frames, radii, *, E, nu, beam, lateral, strain, points, params, batch=BATCH
+def _compress_serial(frames, radii, *, E, nu, beam, lateral, strain, points, params, batch=BATCH, on_done=None
                      ) -> dict[str, np.ndarray]:
     import logging
 
@@ -669,8 +681,9 @@ def _compress_serial(frames, radii, *, E, nu, beam, lateral, strain, points, par
     n = len(frames)
     curve, critical = np.full((n, points), np.nan), np.full(n, np.nan)
     paths = [(np.zeros(0), np.zeros(0))] * n
+    done = None if on_done is None else (lambda i, r: on_done(i, not isinstance(r, Exception)))
     results, seconds = follow_many(_models(frames, radii, p, E=E, nu=nu, beam=beam, lateral=lateral), strain, eps, p,
-                                   batch=batch)
+                                   batch=batch, on_done=done)
     for i, path in enumerate(results):
         if isinstance(path, Exception):
             logging.getLogger(__name__).warning("lattice %d: %s", i, path)

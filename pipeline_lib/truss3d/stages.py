@@ -185,17 +185,6 @@ def _nonlinear_rows(n: int, count: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n, size=min(count, n), replace=False))
 
 
-def join_paths(parts: list[dict]) -> dict:
-    """Results of compress_frames (or shards of them) joined row by row: the full paths NaN-padded
-    to the longest, the output strains shared."""
-    S = max(a["path_strain"].shape[1] for a in parts)
-    pad = lambda x: np.pad(x, ((0, 0), (0, S - x.shape[1])), constant_values=np.nan)  # noqa: E731
-    cat = {k: np.concatenate([pad(a[k]) if k.startswith("path_") else a[k] for a in parts])
-           for k in parts[0] if k != "strain"}
-    cat["strain"] = parts[0]["strain"]
-    return cat
-
-
 def nonlinear_shard(db: Path, out: Path, *, shard: int, cfg: dict, seed: int) -> None:
     """Large-compression paths of one shard of the selected lattices (paper 002, Fig. 6)."""
     from pipeline_lib.truss3d.homogenization import checked_frames, strut_radii
@@ -211,20 +200,19 @@ def nonlinear_shard(db: Path, out: Path, *, shard: int, cfg: dict, seed: int) ->
     params = build(NonlinearParams, {k: nc[k] for k in ("steps", "imperfection", "elements_per_beam")},
                    where="truss3d.nonlinear")
     m = cfg["material"]
-    kw = dict(E=m["E"], nu=m["nu"], beam=cfg["beam"], lateral=nc["lateral"], strain=nc["strain"], points=nc["points"],
-              params=params)
-    # one lattice per call, so that the log shows each path as it ends (a path takes seconds)
+    # the log shows each path as it ends (paths take seconds; many are followed in lockstep)
     progress = Progress(f"nonlinear paths of shard {shard}", len(frames), unit="lattices")
-    parts, failed = [], 0
-    for row, f, ri in zip(mine, frames, r):
-        part = compress_frames([f], ri[None], **kw)
-        if not np.isfinite(part["curve"]).all():
-            failed += 1
-            log.warning("database row %d: no converged path", row)
-        parts.append(part)
-        progress.update(note=f"{failed} without a converged path")
+    unconverged = []
+
+    def done(i: int, converged: bool) -> None:
+        if not converged:
+            unconverged.append(int(mine[i]))
+            log.warning("database row %d: no converged path", mine[i])
+        progress.update(note=f"{len(unconverged)} without a converged path")
+
+    res = compress_frames(frames, r, E=m["E"], nu=m["nu"], beam=cfg["beam"], lateral=nc["lateral"],
+                          strain=nc["strain"], points=nc["points"], params=params, on_done=done)
     progress.close()
-    res = join_paths(parts) if parts else compress_frames(frames, r, **kw)
     res["curve"] = res["curve"] * m["E"]  # stored in units of E_s: compress_frames divides by E
     res["path_stress"] = res["path_stress"] * m["E"]
     failed = int(np.isnan(res["curve"]).any(1).sum())
@@ -236,6 +224,7 @@ def nonlinear_shard(db: Path, out: Path, *, shard: int, cfg: dict, seed: int) ->
 
 def nonlinear_database(parts: list[Path], out: Path, figure: Path) -> None:
     """The shards joined: the stress-strain database, and the spread of its curves."""
+    from pipeline_lib.truss3d.nonlinear import join_paths
     from pipeline_lib.viz.plots import plt, save_atomic
 
     shard_files = [artifacts.read(p, "truss3d/nonlinear_shard") for p in parts]
