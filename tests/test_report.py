@@ -102,3 +102,20 @@ def test_a_gpu_asked_for_but_absent_stops_the_stage_saying_what_to_do(monkeypatc
     lines = capsys.readouterr().err.strip().splitlines()
     assert "METAGEN_DEVICE=cuda asks for a GPU" in lines[-2]
     assert lines[-1].startswith("what to do: unset METAGEN_DEVICE")
+
+
+def test_the_summary_lists_a_named_targets_designs_when_no_design_summary_was_made(tmp_path):
+    import io
+
+    from pipeline_lib.report.summary import summary
+
+    d = tmp_path / "data/truss3d/design"
+    d.mkdir(parents=True)
+    (d / "nonlinear_stiff.json").write_text(json.dumps({"target": "nonlinear_stiff", "best_fe_nrmse": 0.0972,
+                                                        "database_match_nrmse": 0.191}))
+    (d / "notes.json").write_text(json.dumps({"unrelated": 1}))
+    out = io.StringIO()
+    summary(tmp_path, out)
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip().startswith("truss3d")]
+    assert any("nonlinear_stiff" in ln and "best_fe_nrmse 0.0972" in ln for ln in lines), out.getvalue()
+    assert not any("notes" in ln for ln in lines)
