@@ -19,7 +19,7 @@ from pipeline_lib import artifacts, mirror
 from pipeline_lib.pixel2d.defects import checkerboards, isolated
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny")]  # one worker builds the tiny run once
+pytestmark = pytest.mark.slow
 
 
 def _env():
@@ -54,7 +54,7 @@ def tiny_run(tmp_path_factory):
     # CI leaves it unset and runs the whole workflow afresh)
     reuse = os.environ.get("METAGEN_TINY_RUN")
     work = Path(reuse) if reuse else tmp_path_factory.mktemp("tiny")
-    snakemake(work)
+    snakemake(work, timeout=2400)  # the whole tiny DAG, beside the other test worker
     return work
 
 
