@@ -242,3 +242,21 @@ def test_the_critical_strain_of_slender_lattices_is_the_linear_buckling_eigenval
     # critical strain itself (1 % for the simple-cubic column)
     assert path.critical_strain == pytest.approx(eig, rel=0.01 + eig)
     assert path.stable[-1]  # and the path goes on, buckled
+
+
+def test_a_large_cell_takes_the_sparse_tangent_and_the_same_path(monkeypatch):
+    """Cells beyond DENSE_MAX free DOFs (decoded dense lattices: thousands) assemble a sparse
+    tangent; the path, buckling included, is the dense one's."""
+    import pipeline_lib.truss3d.nonlinear as nl
+
+    p = NonlinearParams(steps=12, bisections=4)
+    eps = output_strains(0.12, 4)
+    A = ELEMENTARY["sc"].astype(bool)
+    dense = follow(_model(A, rho=0.05), 0.12, eps, p)
+    monkeypatch.setattr(nl, "DENSE_MAX", 10)
+    m = _model(A, rho=0.05)
+    assert nl.sp.issparse(m.gradient_and_tangent(m.initial(), np.zeros((3, 3)))[1])
+    sparse = follow(m, 0.12, eps, p)
+    assert np.isfinite(dense.critical_strain)
+    np.testing.assert_allclose(sparse.critical_strain, dense.critical_strain, rtol=1e-9)
+    np.testing.assert_allclose(sparse.stress_at(eps), dense.stress_at(eps), rtol=1e-7, atol=1e-12)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 from threadpoolctl import threadpool_limits
@@ -38,6 +39,7 @@ from pipeline_lib.fem.corotational import Beams, _NumpyOps, analytic_tangent, so
 from pipeline_lib.truss3d.cell import PeriodicCell, periodic_cell
 
 LATERAL = ("strain", "stress")
+DENSE_MAX = 600  # free DOFs up to which the tangent is dense (LAPACK); beyond, sparse LU wins (decoded dense lattices)
 QUADRATIC = 1e-6  # residual / (E A) below which one more Newton step converges (to ~1e-12)
 BATCH = 16  # lattices followed in lockstep by one process (more adds little: the kernel is then per beam)
 
@@ -146,7 +148,11 @@ class CellModel:
             vals += [np.array([(c[:, None, :] @ H9[:, :3, :3] @ c2[:, :, None]).sum()]) for c2 in self.dd_dh]
         if self._pattern is None:
             self._pattern = self._build_pattern()
-        flat, keep, nf = self._pattern
+        flat, keep, nf, csc = self._pattern
+        if csc is not None:  # a large cell: sparse (the CSC slot of every entry)
+            indices, indptr = csc
+            data = np.bincount(flat, weights=np.concatenate(vals)[keep], minlength=len(indices))
+            return g, sp.csc_matrix((data, indices, indptr), shape=(nf, nf))
         K = np.bincount(flat, weights=np.concatenate(vals)[keep], minlength=nf * nf).reshape(nf, nf)
         return g, K
 
@@ -166,7 +172,12 @@ class CellModel:
         keep = self.free[rows] & self.free[cols]
         r, c = number[rows[keep]], number[cols[keep]]
         nf = int(self.free.sum())
-        return r.astype(np.int64) * nf + c, keep, nf
+        if nf <= DENSE_MAX:
+            return r.astype(np.int64) * nf + c, keep, nf, None
+        uniq, slot = np.unique(c.astype(np.int64) * nf + r, return_inverse=True)
+        indices = (uniq % nf).astype(np.int32)
+        indptr = np.searchsorted(uniq // nf, np.arange(nf + 1)).astype(np.int32)
+        return slot, keep, nf, (indices, indptr)
 
     def deformed(self, state: dict, H0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every beam's deformed end points (x_a, x_a + chord) and the displacement magnitudes
@@ -327,9 +338,33 @@ class _Factor:
 _potrf, _potrs, _sytrf, _sytrs = sla.get_lapack_funcs(("potrf", "potrs", "sytrf", "sytrs"), (np.zeros(1),))
 
 
-def _cholesky(K: np.ndarray) -> _Factor | None:
+def _sparse_factor(K: sp.csc_matrix):
+    """A large cell's tangent: LU with diagonal pivots (U's diagonal carries the inertia), and
+    whether K is positive definite as in :func:`_factor`."""
+    try:
+        lu = spla.splu(K, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    except RuntimeError:
+        return None, -1
+    return lu, int((lu.U.diagonal() < 0).any())
+
+
+def _shifted(K, mu: float):
+    """K + mu I, dense or sparse."""
+    if sp.issparse(K):
+        return (K + mu * sp.identity(K.shape[0], format="csc")).tocsc()
+    return K + mu * np.eye(K.shape[0])
+
+
+def _diagonal(K) -> np.ndarray:
+    return K.diagonal() if sp.issparse(K) else np.diagonal(K)
+
+
+def _cholesky(K) -> _Factor | None:
     """The Cholesky factorization, or None where K is not positive definite (the shift searches
     need no more)."""
+    if sp.issparse(K):
+        lu, neg = _sparse_factor(K)
+        return lu if neg == 0 else None
     c, info = _potrf(K, lower=1, clean=0)
     return _Factor(c) if info == 0 else None
 
@@ -339,6 +374,8 @@ def _factor(K: np.ndarray) -> tuple[_Factor | None, int]:
     1) if not, (None, -1) if singular.  Cholesky first: it succeeds exactly when K is positive
     definite -- the stability test (what the solver needs of the inertia) and almost every call's
     case; Bunch-Kaufman LDL^T otherwise (plain Newton steps on an unstable branch)."""
+    if sp.issparse(K):
+        return _sparse_factor(K)
     chol = _cholesky(K)
     if chol is not None:
         return chol, 0
@@ -359,7 +396,6 @@ def _minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams,
     curvature, towards a local minimum.  Returns (state, converged, 0 if the tangent is positive
     definite at the result, else 1)."""
     free = model.free
-    eye = np.eye(int(free.sum()))
     energy = (yield (ENERGY, model, state, H0))
     pushes, shift = 0, 0.0
     for _ in range(p.max_iterations):
@@ -379,8 +415,8 @@ def _minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams,
             continue
         mu = 0.0
         while lu is None or neg > 0:  # the last successful shift / 10 first: fewer factorizations
-            mu = max(10 * mu, shift / 10, 1e-8 * abs(np.diagonal(Kf)).max())
-            lu = _cholesky(Kf + mu * eye)
+            mu = max(10 * mu, shift / 10, 1e-8 * abs(_diagonal(Kf)).max())
+            lu = _cholesky(_shifted(Kf, mu))
             neg = 0 if lu is not None else 1
         shift = mu if mu > 0 else shift
         step = np.zeros(model.ndof)
@@ -453,10 +489,9 @@ def _critical_mode(model: CellModel, state, H0):
     few solves give it (a dense eigendecomposition cost a quarter of a whole path)."""
     _, Kf = (yield (TANGENT, model, state, H0))
     n = Kf.shape[0]
-    eye = np.eye(n)
-    scale = float(abs(np.diagonal(Kf)).max())
+    scale = float(abs(_diagonal(Kf)).max())
     mu = 1e-8 * scale
-    while (lu := _cholesky(Kf + mu * eye)) is None:
+    while (lu := _cholesky(_shifted(Kf, mu))) is None:
         mu *= 4
     op = spla.LinearOperator((n, n), matvec=lu.solve, dtype=float)
     try:
@@ -464,7 +499,7 @@ def _critical_mode(model: CellModel, state, H0):
                              v0=np.random.default_rng(0).standard_normal(n))
         vec = vecs[:, 0]
     except spla.ArpackNoConvergence as exc:  # clustered modes: any converged vector of the cluster will do
-        vec = exc.eigenvectors[:, 0] if exc.eigenvectors.shape[1] else np.linalg.eigh(Kf)[1][:, 0]
+        vec = exc.eigenvectors[:, 0] if exc.eigenvectors.shape[1] else np.linalg.eigh(Kf.toarray() if sp.issparse(Kf) else Kf)[1][:, 0]
     v = np.zeros(model.ndof)
     v[model.free] = vec
     return v
