@@ -123,9 +123,9 @@ def fit(vae: nn.Module, a: torch.Tensor, x: torch.Tensor, curves: np.ndarray, ro
         head = CurveHead(mu.shape[1], curves.shape[1], tuple(p.hidden), n_props)
     frozen = CurvePredictor(vae, head, "frozen")
     with torch.no_grad():
-        mu = frozen.features(mu)
-    head.z_mean.copy_(mu[tr].mean(0))
-    head.z_std.copy_(mu[tr].std(0) + 1e-6)
+        feats = frozen.features(mu)
+    head.z_mean.copy_(feats[tr].mean(0))
+    head.z_std.copy_(feats[tr].std(0) + 1e-6)
     head.y_mean.copy_(y[tr].mean(0))
     head.y_std.copy_(y[tr].std(0) + 1e-12)
 
@@ -134,7 +134,7 @@ def fit(vae: nn.Module, a: torch.Tensor, x: torch.Tensor, curves: np.ndarray, ro
             return float(_loss(f(va), y[va], scale[va]))
 
     history = {"frozen": [], "finetune": []}
-    _train(head.parameters(), lambda idx: head(mu[idx]), tr, y, scale, p.epochs, p.lr, p.weight_decay,
+    _train(head.parameters(), lambda idx: head(feats[idx]), tr, y, scale, p.epochs, p.lr, p.weight_decay,
            val_of, head, history["frozen"])
 
     tuned = copy.deepcopy(frozen)

@@ -125,10 +125,10 @@ class CellModel:
         """Nominal stress P = (1/V) sum over beams of (dW/dd) (x) D0, (3, 3)."""
         return _evaluate([(STRESS, self, state, H0)])[0]
 
-    def gradient_and_tangent(self, state, H0) -> tuple[np.ndarray, np.ndarray]:
-        """The energy's gradient (all DOFs) and its Hessian on the free DOFs (dense: a cell has a
-        few hundred DOFs, where LAPACK's dense Cholesky beats a sparse LU several times over; the
-        scatter into it is built once)."""
+    def gradient_and_tangent(self, state, H0) -> tuple[np.ndarray, "np.ndarray | sp.csc_matrix"]:
+        """The energy's gradient (all DOFs) and its Hessian on the free DOFs: dense up to
+        ``DENSE_MAX`` free DOFs (a database cell has a few hundred, where LAPACK's Cholesky beats a
+        sparse LU several times over), CSC beyond; the scatter into it is built once."""
         return _evaluate([(TANGENT, self, state, H0)])[0]
 
     def assembled_gradient(self, g9: np.ndarray) -> np.ndarray:
@@ -138,7 +138,7 @@ class CellModel:
             g[6 * self.n + k] = (g9[:, :3] * c).sum()
         return g
 
-    def assembled(self, g9: np.ndarray, H9: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def assembled(self, g9: np.ndarray, H9: np.ndarray) -> tuple[np.ndarray, "np.ndarray | sp.csc_matrix"]:
         """Gradient and free-free Hessian from every beam's (m, 9) gradient and (m, 9, 9) Hessian."""
         g = self.assembled_gradient(g9)
         vals = [(self.T.T @ H9 @ self.T).ravel()]
@@ -157,7 +157,8 @@ class CellModel:
         return g, K
 
     def _build_pattern(self):
-        """Where each Hessian entry goes in the (flattened) free-free block."""
+        """Where each Hessian entry goes in the free-free block: its flat index (dense), or its
+        slot in the CSC data with the CSC structure (beyond ``DENSE_MAX``)."""
         m = self.m
         rows = [np.broadcast_to(self.edofs[:, :, None], (m, 12, 12)).ravel()]
         cols = [np.broadcast_to(self.edofs[:, None, :], (m, 12, 12)).ravel()]
@@ -359,9 +360,9 @@ def _diagonal(K) -> np.ndarray:
     return K.diagonal() if sp.issparse(K) else np.diagonal(K)
 
 
-def _cholesky(K) -> _Factor | None:
-    """The Cholesky factorization, or None where K is not positive definite (the shift searches
-    need no more)."""
+def _cholesky(K):
+    """A factorization with a ``solve`` where K is positive definite (Cholesky; LU for a sparse
+    K), None where it is not (the shift searches need no more)."""
     if sp.issparse(K):
         lu, neg = _sparse_factor(K)
         return lu if neg == 0 else None
@@ -369,7 +370,7 @@ def _cholesky(K) -> _Factor | None:
     return _Factor(c) if info == 0 else None
 
 
-def _factor(K: np.ndarray) -> tuple[_Factor | None, int]:
+def _factor(K) -> tuple:
     """A factorization for solves and whether K is positive definite: (factor, 0) if it is, (factor,
     1) if not, (None, -1) if singular.  Cholesky first: it succeeds exactly when K is positive
     definite -- the stability test (what the solver needs of the inertia) and almost every call's
@@ -634,12 +635,16 @@ def compress(adjacency, offsets, *, radius=None, relative_density=None, E=1.0, n
     return out[0] if single else out
 
 
+def _cell_model(frame, r: float, p: NonlinearParams, **kw) -> CellModel:
+    """The FE model of one octant frame's full periodic cell (``kw``: E, nu, beam, lateral)."""
+    return CellModel(periodic_cell(frame).subdivided(p.elements_per_beam), r, **kw)
+
+
 def _models(frames, radii, p: NonlinearParams, **kw) -> list:
     """A CellModel builder per lattice (built when follow_many reaches it)."""
     from functools import partial
 
-    return [partial(lambda f, r: CellModel(periodic_cell(f).subdivided(p.elements_per_beam), r, **kw), f, r)
-            for f, r in zip(frames, radii)]
+    return [partial(_cell_model, f, r, p, **kw) for f, r in zip(frames, radii)]
 
 
 def lattice_path(frame, r: float, *, E: float = 1.0, nu: float = 0.3, beam: str = "timoshenko",
@@ -647,9 +652,8 @@ def lattice_path(frame, r: float, *, E: float = 1.0, nu: float = 0.3, beam: str 
                  params: NonlinearParams | None = None) -> Path:
     """The stable compression path of one octant frame (strut radius ``r`` in octant units)."""
     p = params or NonlinearParams()
-    cell = periodic_cell(frame).subdivided(p.elements_per_beam)
     outputs = output_strains(strain) if outputs is None else outputs
-    return follow(CellModel(cell, r, E, nu, beam, lateral), strain, outputs, p)
+    return follow(_cell_model(frame, r, p, E=E, nu=nu, beam=beam, lateral=lateral), strain, outputs, p)
 
 
 def deformed_cell(frame, r: float, *, E: float = 1.0, nu: float = 0.3, beam: str = "timoshenko",
@@ -657,7 +661,7 @@ def deformed_cell(frame, r: float, *, E: float = 1.0, nu: float = 0.3, beam: str
     """The path of one lattice and its deformed cell at the end of it: (Path, (x_a, x_b, |u_a|,
     |u_b|) of every beam, :meth:`CellModel.deformed`)."""
     p = params or NonlinearParams()
-    model = CellModel(periodic_cell(frame).subdivided(p.elements_per_beam), r, E, nu, beam, lateral)
+    model = _cell_model(frame, r, p, E=E, nu=nu, beam=beam, lateral=lateral)
     path = follow(model, strain, output_strains(strain), p)
     return path, model.deformed(path.final, np.diag([0.0, 0.0, -path.strain[-1]]))
 
