@@ -97,6 +97,10 @@ class Chain:
         """(N,) bool: which samples pass the database's own validity rules."""
         raise NotImplementedError
 
+    def volume_fraction(self, samples: Samples) -> np.ndarray:
+        """(N,) solid fraction of each sample's geometry (a design constraint)."""
+        raise NotImplementedError(f"{self.name} has no volume fraction of its geometry")
+
     def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None,
                ncol: int | None = None, properties: np.ndarray | None = None) -> Path:
         """A picture of the samples, ``ncol`` per row (one sample: a larger view of it); with their

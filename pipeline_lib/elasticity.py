@@ -131,3 +131,12 @@ def sphere_directions(n_theta: int = 60, n_phi: int = 120) -> tuple[np.ndarray, 
     t, p = np.meshgrid(theta, phi, indexing="ij")
     d = np.stack([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)], axis=-1)
     return d.reshape(-1, 3), (n_theta, n_phi)
+
+
+def hashin_shtrikman_bulk(f, E_s: float, nu_s: float):
+    """Hashin-Shtrikman upper bound of the bulk modulus of a porous isotropic solid at solid
+    fraction ``f``: K_HS = 4 f K_s G_s / (4 G_s + 3 (1 - f) K_s) (void phase with zero stiffness)."""
+    K_s = E_s / (3 * (1 - 2 * nu_s))
+    G_s = E_s / (2 * (1 + nu_s))
+    f = np.asarray(f, float)
+    return 4 * f * K_s * G_s / (4 * G_s + 3 * (1 - f) * K_s)

@@ -49,6 +49,11 @@ RESOURCES = {
     "design_truss3d": (1, 4000, 30),  # measured: 0.5-2.5 min and 1.1 GB per target on one core
     "design_truss3d_nonlinear": (2, 4000, 60),  # two processes of nonlinear FE verification
     "design_truss3d_summary": (1, 500, 5),
+    "uq_voxel3d": (2, 4000, 30),  # decode / encode batches: torch on both cores
+    "design_voxel3d_bulk": (2, 6000, 60),
+    "design_voxel3d_pareto": (2, 6000, 60),
+    "design_voxel3d_deterministic": (2, 6000, 60),
+    "design_voxel3d": (1, 1000, 10),
     "report_tables": (1, 500, 5),
 }
 
@@ -322,6 +327,8 @@ def report_tables():
                             {"*": f"data/{c}/latent/summary.json"})
     t["pixel2d_design"] = ("pixel2d", "design", "pixel2d multiscale designs: every case side by side", "case",
                            {"*": f"{DESIGN}/summary.json"})
+    t["voxel3d_design"] = ("voxel3d", "design", "voxel3d robust designs: Tables 4 and 6, baselines, coverage",
+                           "design", {"design": "data/voxel3d/design/summary.json"})
     t["truss3d_design"] = ("truss3d", "design", "truss3d inverse designs: every target", "target",
                            {"*": f"{T3D_DESIGN}/summary.json"}, "targets")
     return t

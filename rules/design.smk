@@ -200,3 +200,159 @@ rule design_truss3d_summary:
         "../envs/metagen.yaml"
     shell:
         stage("truss3d.design_summary", "--parts {input} --out {output}")
+
+
+# Uncertainty quantification and robust design of voxel3d units (paper 004, sections 2.2 and 4.2;
+# pipeline_lib.voxel3d.robust), every design FE-verified with the nominal material and material draws:
+# data/voxel3d/design/uq.h5             Eqs. 6-9 on validation and test units: calibration, temperature, M study
+# data/voxel3d/design/bulk.h5           case 1: one row per lambda (z, cells, K predicted / FE) + lookup baselines
+# data/voxel3d/design/pareto.h5         case 2: the robust Pareto designs (E and nu)
+# data/voxel3d/design/deterministic.h5  Appendix D: feed-forward regressor, mean-only NSGA-II, both cases
+# data/voxel3d/design/summary.json      Tables 4 and 6, CV under material scatter, K / K_HS, coverage, wall times
+V3D_DESIGN = "data/voxel3d/design"
+
+
+def v3_design_cfg(*keys):
+    """What one voxel3d design stage depends on: the named sections of voxel3d.design."""
+    d = config["voxel3d"]["design"]
+    return json.dumps({k: d[k] for k in keys}, sort_keys=True)
+
+
+def v3_design_resources(rule):
+    return dict(resources_of(rule), gpu=config["voxel3d"]["train"]["gpu"])
+
+
+V3D_MODEL = dict(db="data/voxel3d/database.h5", model="data/voxel3d/model/model.h5",
+                 latent="data/voxel3d/model/latent.h5")
+V3D_SEARCH = ("uq", "calibrate", "nsga2", "margin", "start_band", "fe_draws")
+
+
+rule uq_voxel3d:
+    input:
+        **V3D_MODEL,
+        aleatoric="data/voxel3d/aleatoric.h5",
+    output:
+        out=f"{V3D_DESIGN}/uq.h5",
+        calibration=reported(f"{V3D_DESIGN}/uq_calibration.png", "voxel3d_uq_calibration", "voxel3d", "design",
+                             "uncertainty calibration against FE"),
+        convergence=reported(f"{V3D_DESIGN}/figB1_convergence.png", "voxel3d_uq_convergence", "voxel3d", "design",
+                             "Fig. B1: convergence in the latent samples M"),
+    params:
+        cfg=v3_design_cfg("uq", "convergence"),
+        seed=config["seed"],
+    log:
+        "data/voxel3d/logs/design_uq.log",
+    threads: threads_of("uq_voxel3d")
+    resources:
+        **v3_design_resources("uq_voxel3d"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("voxel3d.uq", "--db {input.db} --model {input.model} --latent {input.latent} "
+              "--aleatoric {input.aleatoric} --out {output.out} --calibration-figure {output.calibration} "
+              "--convergence-figure {output.convergence} --cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule design_voxel3d_bulk:
+    input:
+        **V3D_MODEL,
+        uq=f"{V3D_DESIGN}/uq.h5",
+    output:
+        out=f"{V3D_DESIGN}/bulk.h5",
+        summary=f"{V3D_DESIGN}/bulk.json",
+        units=reported(f"{V3D_DESIGN}/fig9_units.png", "voxel3d_fig9_units", "voxel3d", "design",
+                       "Fig. 9: robust bulk-modulus optima per lambda"),
+        lam=reported(f"{V3D_DESIGN}/table4_lambda.png", "voxel3d_table4_lambda", "voxel3d", "design",
+                     "Table 4: bulk modulus against lambda, predicted and FE"),
+        stl=f"{V3D_DESIGN}/bulk.stl",
+    params:
+        cfg=v3_design_cfg(*V3D_SEARCH, "bulk", "baseline", "verify_top"),
+        seed=config["seed"],
+    log:
+        "data/voxel3d/logs/design_bulk.log",
+    threads: threads_of("design_voxel3d_bulk")
+    resources:
+        **v3_design_resources("design_voxel3d_bulk"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("voxel3d.design_bulk", "--db {input.db} --model {input.model} --latent {input.latent} "
+              "--uq-path {input.uq} --out {output.out} --summary {output.summary} --units-figure {output.units} "
+              "--lambda-figure {output.lam} --stl {output.stl} --cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule design_voxel3d_pareto:
+    input:
+        **V3D_MODEL,
+        uq=f"{V3D_DESIGN}/uq.h5",
+    output:
+        out=f"{V3D_DESIGN}/pareto.h5",
+        summary=f"{V3D_DESIGN}/pareto.json",
+        units=reported(f"{V3D_DESIGN}/fig10a_units.png", "voxel3d_fig10a_units", "voxel3d", "design",
+                       "Fig. 10a: robust Pareto designs"),
+        hypervolume=reported(f"{V3D_DESIGN}/pareto_hypervolume.png", "voxel3d_pareto_hypervolume", "voxel3d",
+                             "design", "NSGA-II hypervolume per generation"),
+    params:
+        cfg=v3_design_cfg(*V3D_SEARCH, "pareto"),
+        seed=config["seed"],
+    log:
+        "data/voxel3d/logs/design_pareto.log",
+    threads: threads_of("design_voxel3d_pareto")
+    resources:
+        **v3_design_resources("design_voxel3d_pareto"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("voxel3d.design_pareto", "--db {input.db} --model {input.model} --latent {input.latent} "
+              "--uq-path {input.uq} --out {output.out} --summary {output.summary} --units-figure {output.units} "
+              "--hypervolume-figure {output.hypervolume} --cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule design_voxel3d_deterministic:
+    input:
+        **V3D_MODEL,
+        uq=f"{V3D_DESIGN}/uq.h5",
+    output:
+        out=f"{V3D_DESIGN}/deterministic.h5",
+        summary=f"{V3D_DESIGN}/deterministic.json",
+        units=reported(f"{V3D_DESIGN}/fig10b_units.png", "voxel3d_fig10b_units", "voxel3d", "design",
+                       "Fig. 10b: deterministic designs"),
+    params:
+        cfg=v3_design_cfg(*V3D_SEARCH, "bulk", "pareto", "deterministic"),
+        seed=config["seed"],
+    log:
+        "data/voxel3d/logs/design_deterministic.log",
+    threads: threads_of("design_voxel3d_deterministic")
+    resources:
+        **v3_design_resources("design_voxel3d_deterministic"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("voxel3d.design_deterministic", "--db {input.db} --model {input.model} --latent {input.latent} "
+              "--uq-path {input.uq} --out {output.out} --summary {output.summary} --units-figure {output.units} "
+              "--cfg {params.cfg:q} --seed {params.seed}")
+
+
+rule design_voxel3d:
+    input:
+        bulk=f"{V3D_DESIGN}/bulk.h5",
+        pareto=f"{V3D_DESIGN}/pareto.h5",
+        deterministic=f"{V3D_DESIGN}/deterministic.h5",
+        uq=f"{V3D_DESIGN}/uq.h5",
+    output:
+        out=f"{V3D_DESIGN}/summary.json",
+        fronts=reported(f"{V3D_DESIGN}/fig10c_fronts.png", "voxel3d_fig10c_fronts", "voxel3d", "design",
+                        "Fig. 10c: Pareto designs, robust and deterministic, predicted and FE"),
+        cv=reported(f"{V3D_DESIGN}/fig11_cv.png", "voxel3d_fig11_cv", "voxel3d", "design",
+                    "Fig. 11: coefficient of variation under material scatter"),
+    log:
+        "data/voxel3d/logs/design_summary.log",
+    threads: threads_of("design_voxel3d")
+    resources:
+        **resources_of("design_voxel3d"),
+    conda:
+        "../envs/metagen.yaml"
+    shell:
+        stage("voxel3d.design_summary", "--bulk {input.bulk} --pareto {input.pareto} "
+              "--deterministic {input.deterministic} --uq-path {input.uq} --out {output.out} "
+              "--fronts-figure {output.fronts} --cv-figure {output.cv}")

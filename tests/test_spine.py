@@ -141,6 +141,7 @@ def _dataclass_table():
     from pipeline_lib.truss3d import model as tm
     from pipeline_lib.voxel3d import homogenization as vh
     from pipeline_lib.voxel3d import model as vm
+    from pipeline_lib.voxel3d import robust as vr
 
     # (dataclass, schema section, schema keys it does not take, its fields the schema does not set)
     return [
@@ -154,6 +155,7 @@ def _dataclass_table():
         (curve_design.CurveDesignParams, ("truss3d", "nonlinear", "design"), ("run",), ()),
         (vh.Material, ("voxel3d", "material"), (), ()),
         (vm.ModelConfig, ("voxel3d", "model"), (), ("side", "weights")),
+        (vr.DesignParams, ("voxel3d", "design"), (), ()),
         (TrainConfig, ("pixel2d", "train"), ("split", "samples", "threads", "gpu", "mem_mb", "runtime"),
          ("epochs", "batch_size", "seed")),
     ]

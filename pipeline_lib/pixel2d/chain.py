@@ -30,6 +30,10 @@ class Pixel2D(Chain):
                              batch_size=self.config["homogenize"]["batch_size"])
         return properties(C)
 
+    def volume_fraction(self, samples: Samples) -> np.ndarray:
+        cells = np.asarray(samples["cells"])
+        return cells.reshape(len(cells), -1).mean(1, dtype=np.float64)
+
     def screen(self, samples: Samples) -> np.ndarray:
         """The database's rule: binary and mirror-symmetric, and nothing for the defect fixer to do
         (no isolated pixel, no checkerboard, one load-bearing solid with nothing floating)."""

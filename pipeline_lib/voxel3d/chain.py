@@ -39,6 +39,10 @@ class Voxel3D(Chain):
 
         return screen(samples["cells"], tuple(self.config["volume_fraction"]))[0]
 
+    def volume_fraction(self, samples: Samples) -> np.ndarray:
+        cells = np.asarray(samples["cells"])
+        return cells.reshape(len(cells), -1).mean(1, dtype=np.float64)
+
     def render(self, samples: Samples, out: str | os.PathLike, *, titles: Sequence[str] | None = None,
                ncol: int | None = None, properties: np.ndarray | None = None) -> Path:
         from pipeline_lib.viz.render3d import render_voxels

@@ -338,9 +338,9 @@ class Material:
     simulation of the database draws its own pair -- the aleatoric uncertainty of paper 004."""
 
     E_mean: float = 70000.0
-    E_std: float = 3500.0
+    E_std: float = 700.0
     nu_mean: float = 0.33
-    nu_std: float = 0.01
+    nu_std: float = 0.0033
 
 
 def material_draw(seed: int, tag: tuple, material: Material) -> tuple[float, float]:

@@ -13,13 +13,14 @@ from pipeline_lib.digest import binary_digests
 from pipeline_lib.voxel3d import families
 from pipeline_lib.voxel3d import homogenization as H
 from pipeline_lib.voxel3d.schemas import SOURCES
+from pipeline_lib.voxel3d.robust import design_bulk, design_deterministic, design_pareto, design_summary, uq  # noqa: F401
 from pipeline_lib.voxel3d.screening import REASONS, screen
 
 log = logging.getLogger(__name__)
 # the entry points `python -m pipeline_lib run voxel3d.<name>` runs
 STAGES = (
     "generate", "collect", "homogenize_shard", "database", "aleatoric", "figures", "train",
-    "latent_study")
+    "latent_study", "uq", "design_bulk", "design_pareto", "design_deterministic", "design_summary")
 
 
 def generate(out: Path, *, source: str, shard: int, cfg: dict, seed: int) -> None:
