@@ -183,6 +183,24 @@ def stage(name, *args, check=True):
     )
 
 
+# voxel3d's robust design (rules/design.smk): each stage reads the named sections of voxel3d.design.
+V3D_DESIGN = "data/voxel3d/design"
+V3D_MODEL = dict(db="data/voxel3d/database.h5", model="data/voxel3d/model/model.h5",
+                 latent="data/voxel3d/model/latent.h5")
+V3D_SEARCH = ("uq", "calibrate", "nsga2", "margin", "start_band", "fe_draws")
+
+
+def v3_design_cfg(*keys):
+    """What one voxel3d design stage depends on: the named sections of voxel3d.design."""
+    d = config["voxel3d"]["design"]
+    return json.dumps({k: d[k] for k in keys}, sort_keys=True)
+
+
+def v3_design_resources(rule):
+    """The design jobs decode and predict with the model: they ask for the GPU its training asks for."""
+    return dict(resources_of(rule), gpu=config["voxel3d"]["train"]["gpu"])
+
+
 # The multiscale design (rules/design.smk): one set of rules per case, cases are config data.
 DESIGN = "data/pixel2d/design"
 

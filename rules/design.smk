@@ -209,22 +209,6 @@ rule design_truss3d_summary:
 # data/voxel3d/design/pareto.h5         case 2: the robust Pareto designs (E and nu)
 # data/voxel3d/design/deterministic.h5  Appendix D: feed-forward regressor, mean-only NSGA-II, both cases
 # data/voxel3d/design/summary.json      Tables 4 and 6, CV under material scatter, K / K_HS, coverage, wall times
-V3D_DESIGN = "data/voxel3d/design"
-
-
-def v3_design_cfg(*keys):
-    """What one voxel3d design stage depends on: the named sections of voxel3d.design."""
-    d = config["voxel3d"]["design"]
-    return json.dumps({k: d[k] for k in keys}, sort_keys=True)
-
-
-def v3_design_resources(rule):
-    return dict(resources_of(rule), gpu=config["voxel3d"]["train"]["gpu"])
-
-
-V3D_MODEL = dict(db="data/voxel3d/database.h5", model="data/voxel3d/model/model.h5",
-                 latent="data/voxel3d/model/latent.h5")
-V3D_SEARCH = ("uq", "calibrate", "nsga2", "margin", "start_band", "fe_draws")
 
 
 rule uq_voxel3d:

@@ -594,7 +594,7 @@ def test_the_voxel_robust_designs_are_reverified_from_their_artifacts_alone(tiny
     assert (a["K_pred_aleatoric"][a["valid"]] >= 0).all() and (a["K_pred_epistemic"][a["valid"]] >= 0).all()
     # the lookup baseline: the best database unit in the band, re-homogenized with the same material
     np.testing.assert_allclose(K(base["baseline_cells"]), base["baseline_K_fe"], rtol=1e-6)
-    assert (a["K_fe"][a["valid"]] <= hashin_shtrikman_bulk(a["volume_fraction"][a["valid"]], E_s, nu_s)).all()
+    assert (a["K_fe"][a["valid"]] <= 1.03 * hashin_shtrikman_bulk(a["volume_fraction"][a["valid"]], E_s, nu_s)).all()
     for name in ("pareto", "deterministic"):
         r = artifacts.read(d / f"{name}.h5", "voxel3d/designs")
         ok = np.flatnonzero(r["valid"])[:2]
@@ -616,7 +616,10 @@ def test_every_voxel_unit_is_below_the_hashin_shtrikman_bound(tiny_run):
     d = artifacts.read(tiny_run / "data/voxel3d/database.h5", "voxel3d/database",
                        ["K", "volume_fraction", "E_s", "nu_s"])
     bound = hashin_shtrikman_bulk(d["volume_fraction"], d["E_s"], d["nu_s"])
-    assert (d["K"] <= bound * (1 + 1e-9)).all() and (d["K"] > 0).all()
+    # displacement FE is stiffer than the continuum it converges to from above: closed-cell walls one
+    # voxel thick reach 1.003 K_HS at 48^3 in the default database; a few per cent is discretization,
+    # more would be a wrong solver
+    assert (d["K"] <= bound * 1.03).all() and (d["K"] > 0).all()
 
 
 def test_a_change_to_the_pareto_case_reruns_only_what_reads_it(tiny_run, tmp_path):

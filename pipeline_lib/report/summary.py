@@ -112,6 +112,23 @@ def summary(directory: str | os.PathLike = ".", out: TextIO = sys.stdout) -> Non
             w(f"  {c:<9} {k:<20} {nums}\n")
             _figures(root, figs.format(k=k), w)
 
+    v3 = _json(data / "voxel3d/design/summary.json")
+    if v3:
+        b, base = v3.get("best") or {}, v3.get("baselines") or {}
+        db, rec = base.get("database") or {}, base.get("reconstruction") or {}
+        w(f"  {'voxel3d':<9} {'bulk modulus':<20} K_fe {_num(b.get('K_fe'))} ({_num(b.get('K_over_hs'))} K_HS, "
+          f"lambda {_num(b.get('lam'))})  database {_num(db.get('K_fe'))}  reconstruction {_num(rec.get('K_fe'))}  "
+          f"beats lookup {v3.get('beats_lookup')}\n")
+        cv = v3.get("cv") or {}
+        for k in ("robust", "deterministic"):
+            c = (cv.get(k) or {}).get("cv_percent_median") or {}
+            e = (cv.get(k) or {}).get("error_percent_median") or {}
+            w(f"  {'voxel3d':<9} {'pareto ' + k:<20} CV E {_num(c.get('E'))} %  nu {_num(c.get('nu'))} %  "
+              f"error E {_num(e.get('E'))} %  nu {_num(e.get('nu'))} %\n")
+        _figures(root, "data/voxel3d/design/*.png", w)
+    else:
+        w(f"  {'voxel3d':<9} none yet\n")
+
     tables = sorted((data / "report").glob("*.html"))
     w("report\n")
     w(f"  tables: {len(tables)} in {rel(data / 'report')}/ (CSV beside each)\n" if tables else

@@ -36,6 +36,9 @@ def calibration(truth, mean, alea, alea_c, epi, split, spread_fe, spread_pred, s
         ax.bar(x - 0.25, spread_fe[:, k], 0.25, label="FE, material draws", color="k")
         ax.bar(x, spread_pred[:, k], 0.25, label="predicted aleatoric", color="0.6")
         ax.bar(x + 0.25, spread_cal[:, k], 0.25, label="calibrated", color="C0")
+        if np.all(np.r_[spread_fe[:, k], spread_pred[:, k], spread_cal[:, k]] > 0):
+            ax.set_yscale("log")  # the FE spread and a poor prediction of it can differ by decades
+        ax.set_xticks(x)
         ax.set_xlabel("unit of aleatoric.h5")
         ax.set_ylabel(f"std {n} {_UNITS[n]}")
         ax.legend(fontsize=7)
@@ -73,11 +76,11 @@ def _nothing(out, text: str) -> Path:
 def bulk_units(ch, arrays: dict, rep: dict, out: str | os.PathLike) -> Path:
     """Fig. 9: the optimum of every lambda and the two lookup baselines, titled with FE K and K/K_HS."""
     cells = list(arrays["cells"]) + list(arrays["baseline_cells"])
-    titles = [f"lambda={lam:g}: K_FE {k:.0f} ({k / hs:.2f} K_HS)\npredicted {m:.0f} +- {np.hypot(a, e):.0f}"
-              + ("" if v else " (invalid)") for lam, k, hs, m, a, e, v in
+    titles = [f"lam={lam:g}: K={k:.0f} ({k / hs:.2f} HS)\npred {m:.0f} +- {np.hypot(a, e):.0f}"
+              + ("" if v else " invalid") for lam, k, hs, m, a, e, v in
               zip(arrays["lam"], arrays["K_fe"], arrays["K_hs"], arrays["K_pred_mean"], arrays["K_pred_aleatoric"],
                   arrays["K_pred_epistemic"], arrays["valid"])]
-    titles += [f"{'database' if kind == 0 else 'reconstruction'} #{row}: K_FE {k:.0f} ({k / hs:.2f} K_HS)"
+    titles += [f"{'database' if kind == 0 else 'decoded'} #{row}\nK={k:.0f} ({k / hs:.2f} HS)"
                for kind, row, k, hs in zip(arrays["baseline_kind"], arrays["baseline_row"], arrays["baseline_K_fe"],
                                            arrays["baseline_K_hs"])]
     if not cells:
@@ -110,10 +113,10 @@ def bulk_lambda(arrays: dict, rep: dict, out: str | os.PathLike) -> Path:
 
 
 def design_units(ch, a: dict, what: str, out: str | os.PathLike) -> Path:
-    """Fig. 10a/b: the verified designs, titled with predicted and FE E and nu."""
+    """Fig. 10a/b: the verified designs, titled with predicted / FE E and nu."""
     if len(a["cells"]) == 0:
         return _nothing(out, f"{what}: no designs")
-    titles = [f"{what} {i}: E {p[0]:.0f}/{f[0]:.0f}\nnu {p[1]:.3f}/{f[1]:.3f} (pred/FE)" + ("" if v else " invalid")
+    titles = [f"E {p[0]:.0f} / {f[0]:.0f}\nnu {p[1]:.3f} / {f[1]:.3f}" + ("" if v else " invalid")
               for i, (p, f, v) in enumerate(zip(a["predicted"], a["fe"], a["valid"]))]
     return ch.render({"cells": a["cells"]}, out, titles=titles, ncol=5)
 
