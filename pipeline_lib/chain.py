@@ -77,9 +77,14 @@ class Chain:
         """Latent mean and log-variance (N, d) of samples."""
         return self._learning().encode(self._need_model(), *(samples[k] for k in self.geometry))
 
-    def decode(self, z: np.ndarray) -> Samples:
-        """Samples decoded from latent vectors (N, d), post-processed as the chain's paper does."""
-        out = self._learning().decode(self._need_model(), np.asarray(z))
+    def decode(self, z: np.ndarray, *, volume_fraction: float | None = None) -> Samples:
+        """Samples decoded from latent vectors (N, d), post-processed as the chain's paper does;
+        with ``volume_fraction``, each at that solid fraction (chains whose decoder gives voxel
+        probabilities: the per-sample threshold that keeps that fraction)."""
+        if volume_fraction is None:
+            out = self._learning().decode(self._need_model(), np.asarray(z))
+        else:
+            out = self._learning().decode(self._need_model(), np.asarray(z), volume_fraction=float(volume_fraction))
         return dict(zip(self.geometry, out if isinstance(out, tuple) else (out,)))
 
     def predict(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -187,7 +187,7 @@ def stage(name, *args, check=True):
 V3D_DESIGN = "data/voxel3d/design"
 V3D_MODEL = dict(db="data/voxel3d/database.h5", model="data/voxel3d/model/model.h5",
                  latent="data/voxel3d/model/latent.h5")
-V3D_SEARCH = ("uq", "calibrate", "nsga2", "margin", "start_band", "fe_draws")
+V3D_SEARCH = ("uq", "calibrate", "nsga2", "decode", "margin", "start_band", "fe_draws")
 
 
 def v3_design_cfg(*keys):

@@ -222,7 +222,7 @@ rule uq_voxel3d:
         convergence=reported(f"{V3D_DESIGN}/figB1_convergence.png", "voxel3d_uq_convergence", "voxel3d", "design",
                              "Fig. B1: convergence in the latent samples M"),
     params:
-        cfg=v3_design_cfg("uq", "convergence"),
+        cfg=v3_design_cfg("uq", "calibrate", "convergence"),
         seed=config["seed"],
     log:
         "data/voxel3d/logs/design_uq.log",

@@ -83,12 +83,27 @@ def test_a_temperature_fitted_on_held_out_residuals_restores_the_gaussian_covera
     epistemic = np.full((n, 2), 0.5)
     true_scale = np.array([2.0, 0.7])  # the model is over- (x2) and under-confident (x0.7)
     resid = rng.normal(0.0, np.sqrt((true_scale * predicted) ** 2 + epistemic ** 2))
-    t = U.fit_temperature(resid[: n // 2], predicted[: n // 2], epistemic[: n // 2])
-    np.testing.assert_allclose(t, true_scale, rtol=0.05)
+    for method in ("variance", "coverage"):  # Gaussian residuals: both fits find the true scale
+        t = U.fit_temperature(resid[: n // 2], predicted[: n // 2], epistemic[: n // 2], method)
+        np.testing.assert_allclose(t, true_scale, rtol=0.05)
     before = U.coverage(resid[n // 2:], np.hypot(predicted, epistemic)[n // 2:])
     after = U.coverage(resid[n // 2:], np.hypot(t * predicted, epistemic)[n // 2:])
     assert before[0] < 0.5 and before[1] > 0.8
     np.testing.assert_allclose(after, 0.683, atol=0.02)
+
+
+def test_coverage_calibration_hits_one_std_on_heavy_tailed_residuals_where_variance_matching_overshoots():
+    rng = np.random.default_rng(2)
+    n = 40_000
+    a = np.ones((n, 1))
+    e = np.zeros((n, 1))
+    resid = rng.standard_t(3, (n, 1))  # heavy tails: the variance is set by a few large residuals
+    cov = U.coverage(resid, U.fit_temperature(resid, a, e, "coverage") * a)
+    var = U.coverage(resid, U.fit_temperature(resid, a, e, "variance") * a)
+    assert cov[0] == pytest.approx(0.683, abs=0.005)
+    assert var[0] > 0.75
+    with pytest.raises(ValueError, match="calibration method"):
+        U.fit_temperature(resid, a, e, "isotonic")
 
 
 def test_nsga2_through_the_wrapper_finds_the_zdt1_front_and_its_hypervolume_grows():
@@ -167,3 +182,24 @@ def test_hashin_shtrikman_bulk_bound_closed_forms():
     assert hashin_shtrikman_bulk(0.0, E, nu) == 0.0
     # the reading of the paper: 5954.8 MPa at f = 0.3 is about 0.69 K_HS
     assert 5954.8 / hashin_shtrikman_bulk(0.3, E, nu) == pytest.approx(0.69, abs=0.01)
+
+
+def test_decoding_at_a_volume_fraction_keeps_the_unit_cubic_and_lands_within_one_orbit():
+    from pipeline_lib import mirror
+    from pipeline_lib.voxel3d.learning import at_volume_fraction
+    from pipeline_lib.voxel3d.symmetry import is_cubic
+
+    rng = np.random.default_rng(4)
+    eighth = rng.random((3, 12, 12, 12))
+    # the decoder's way to cubic symmetry: the mean over the six axis permutations (rounding and all)
+    perms = ((1, 2, 3), (1, 3, 2), (2, 1, 3), (2, 3, 1), (3, 1, 2), (3, 2, 1))
+    eighth = np.stack([eighth.transpose(0, *p) for p in perms]).mean(0)
+    p = mirror.unfold(eighth, 3)
+    for f in (0.1, 0.3, 0.301):
+        cells = at_volume_fraction(p, f)
+        vf = cells.reshape(3, -1).mean(1)
+        assert is_cubic(cells).all()
+        assert (vf >= f - 1e-12).all() and (vf <= f + 48 / 24 ** 3 + 1e-12).all()
+        # the most probable voxels: every solid voxel at least as probable as every void one
+        for c, q in zip(cells, p):
+            assert q[c == 1].min() >= q[c == 0].max() - 1e-6

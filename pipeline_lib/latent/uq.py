@@ -146,12 +146,22 @@ def uncertainty(chain: Chain, z: np.ndarray, p: UQParams, seed: int, temperature
 
 
 # ------------------------------------------------------------------------------ calibration
-def fit_temperature(residual: np.ndarray, aleatoric: np.ndarray, epistemic: np.ndarray,
+GAUSSIAN_1STD = 0.6826894921370859  # P(|x| <= sigma) of a Gaussian
+
+
+def fit_temperature(residual: np.ndarray, aleatoric: np.ndarray, epistemic: np.ndarray, method: str = "coverage",
                     bounds: tuple[float, float] = (0.05, 50.0)) -> np.ndarray:
-    """Per column, the factor t on the predicted (aleatoric) standard deviation that makes the
-    held-out residuals unit-variance: mean(r^2 / (t^2 a^2 + e^2)) = 1.  The left side falls as t
-    grows, so the root is unique; it is clipped to ``bounds`` (the epistemic part alone may already
-    explain the residuals, or nothing may)."""
+    """Per column, the factor t on the predicted (aleatoric) standard deviation fitted on held-out
+    residuals r, with the total std sqrt(t^2 a^2 + e^2):
+
+    * ``coverage``: the fraction of |r| within one total std is a Gaussian's 68.3 % (what a user
+      reads a band as; robust to the heavy tails a small database gives);
+    * ``variance``: the residuals are unit-variance, mean(r^2 / (t^2 a^2 + e^2)) = 1.
+
+    Both sides are monotone in t, so the root is unique; it is clipped to ``bounds`` (the epistemic
+    part alone may already explain the residuals, or nothing may)."""
+    if method not in ("coverage", "variance"):
+        raise ValueError(f"calibration method {method!r}: use 'coverage' or 'variance'")
     r2, a2, e2 = residual ** 2, aleatoric ** 2, epistemic ** 2
     out = np.ones(r2.shape[1])
     for j in range(r2.shape[1]):
@@ -160,7 +170,10 @@ def fit_temperature(residual: np.ndarray, aleatoric: np.ndarray, epistemic: np.n
             continue
 
         def excess(log_t, j=j, ok=ok):
-            return np.mean(r2[ok, j] / (np.exp(2 * log_t) * a2[ok, j] + e2[ok, j] + 1e-300)) - 1.0
+            z2 = r2[ok, j] / (np.exp(2 * log_t) * a2[ok, j] + e2[ok, j] + 1e-300)
+            if method == "coverage":  # a step function: brentq still brackets its crossing
+                return GAUSSIAN_1STD - np.mean(z2 <= 1.0)
+            return np.mean(z2) - 1.0
 
         lo, hi = np.log(bounds[0]), np.log(bounds[1])
         if excess(lo) <= 0:

@@ -5,7 +5,8 @@ weight lambda on the standard deviation: mean - lambda * std) and a volume-fract
 **decoded** geometry.  :class:`LatentProblem` turns it into the batched ``evaluate(Z) -> (F, G)``
 that :func:`pipeline_lib.optim.nsga2.minimize` calls once per generation:
 
-    decode Z -> volume fraction (two inequalities: pymoo's equality tolerance is far looser than
+    decode Z (with the chain's threshold, or at a target solid fraction: ``decode_at``) -> volume
+    fraction of the decoded unit (two inequalities: pymoo's equality tolerance is far looser than
     the band) -> the database's screening (a unit that fails counts as infeasible) -> for the rows
     that pass both, the uncertainty of Fig. 2 (pipeline_lib.latent.uq) or, for a deterministic
     predictor, its mean at z -> F = -(mean - lambda * total std) per goal.
@@ -57,7 +58,8 @@ class LatentProblem:
     uncertainty of Fig. 2 by a deterministic predictor at z (the paper's Appendix D baseline)."""
 
     def __init__(self, chain: Chain, goals: Sequence[Goal], band: tuple[float, float], *, eps: np.ndarray,
-                 temperature: Sequence[float] | None = None, predict: Predict | None = None, batch: int = 64):
+                 temperature: Sequence[float] | None = None, predict: Predict | None = None, batch: int = 64,
+                 decode_at: float | None = None):
         if not goals:
             raise ValueError("a design problem needs at least one goal")
         lo, hi = map(float, band)
@@ -65,12 +67,19 @@ class LatentProblem:
             raise ValueError(f"volume-fraction band {band}: the lower bound must be below the upper")
         self.chain, self.goals, self.band = chain, tuple(goals), (lo, hi)
         self.eps, self.temperature, self.predict, self.batch = eps, temperature, predict, batch
+        self.decode_at = decode_at  # decode every z at this solid fraction (None: the chain's threshold)
         self.names = tuple(chain.quantities(np.ones((1, len(chain.properties)))))
         for g in self.goals:
             if g.quantity not in self.names:
                 raise ValueError(f"goal quantity {g.quantity!r} is not one of {', '.join(self.names)}")
         self.n_obj, self.n_ieq = len(self.goals), 3
         self.evaluations = 0
+
+    def decode(self, Z: np.ndarray) -> Samples:
+        """The geometry of latent vectors as this problem sees it (at ``decode_at`` if set)."""
+        if self.decode_at is None:
+            return self.chain.decode(Z)
+        return self.chain.decode(Z, volume_fraction=self.decode_at)
 
     def in_band(self, vf: np.ndarray) -> np.ndarray:
         lo, hi = self.band
@@ -111,7 +120,7 @@ class LatentProblem:
         failed screening."""
         Z = np.asarray(Z, float)
         self.evaluations += len(Z)
-        e = self.assess(self.chain.decode(Z), Z)
+        e = self.assess(self.decode(Z), Z)
         lo, hi = self.band
         G = np.stack([lo - e.volume_fraction, e.volume_fraction - hi,
                       np.where(self.in_band(e.volume_fraction), np.where(e.valid, -1.0, 1.0), 0.0)], 1)

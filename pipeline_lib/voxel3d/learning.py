@@ -37,10 +37,28 @@ def decode_probabilities(model: UnitVAE, z: np.ndarray, batch: int = 256) -> np.
     return mirror.unfold(I.decode_probabilities(model, z, batch, (h, h, h)), 3)
 
 
-def decode(model: UnitVAE, z: np.ndarray, threshold: float | None = None) -> np.ndarray:
-    """Binary units (N, n, n, n) decoded from latent vectors."""
-    t = model.cfg.threshold if threshold is None else threshold
-    return (decode_probabilities(model, z) > t).astype(np.uint8)
+def decode(model: UnitVAE, z: np.ndarray, threshold: float | None = None,
+           volume_fraction: float | None = None) -> np.ndarray:
+    """Binary units (N, n, n, n) decoded from latent vectors: voxels above the threshold, or, with
+    ``volume_fraction``, each unit's most probable voxels up to that solid fraction (a threshold per
+    unit: the same shape's surface moved in or out, which a design at a fixed volume needs)."""
+    p = decode_probabilities(model, z)
+    if volume_fraction is None:
+        t = model.cfg.threshold if threshold is None else threshold
+        return (p > t).astype(np.uint8)
+    return at_volume_fraction(p, volume_fraction)
+
+
+def at_volume_fraction(p: np.ndarray, f: float) -> np.ndarray:
+    """(N, n, n, n) probabilities -> units of solid fraction ``f``: the k = round(f n^3) most
+    probable voxels of each.  Voxels of one symmetry orbit carry the same probability up to
+    rounding (the decoder averages over the cube's axis permutations), so the cut is taken a hair
+    below the k-th value: a whole orbit is in or out and the unit stays cubic; its fraction may
+    exceed f by one orbit (at most 48 voxels)."""
+    flat = p.reshape(len(p), -1)
+    k = int(np.clip(round(f * flat.shape[1]), 1, flat.shape[1]))
+    kth = -np.partition(-flat, k - 1, axis=1)[:, k - 1]
+    return (flat >= (kth - 1e-6)[:, None]).reshape(p.shape).astype(np.uint8)
 
 
 @torch.no_grad()

@@ -78,9 +78,10 @@ class RegressorParams:
 @dataclass
 class DesignParams:
     uq: U.UQParams = field(default_factory=U.UQParams)
-    calibrate: bool = True  # scale the MDN's std by the temperature fitted on validation
+    calibrate: str = "coverage"  # the temperature on the MDN's std: fitted on validation by coverage / variance, or none
     convergence: ConvergenceParams = field(default_factory=ConvergenceParams)
     nsga2: nsga2.NSGA2Params = field(default_factory=nsga2.NSGA2Params)
+    decode: str = "volume"  # decode at the band's centre ("volume") or at the model's threshold ("threshold")
     margin: float = 0.1  # latent box: the database's latent range widened by this fraction
     start_band: tuple[float, float] = (0.27, 0.33)  # database units the first population is drawn from
     fe_draws: int = 8  # material draws per design for the FE spread
@@ -115,6 +116,10 @@ class _Run:
         self.vf = d["volume_fraction"]
         m = self.ch.config["material"]
         self.E_s, self.nu_s = float(m["E_mean"]), float(m["nu_mean"])
+        # what the first population is ranked by: K as K / K_HS (each unit with its own draw), so a
+        # unit is a good start for its efficiency, not for extra material the band takes away again
+        draw = artifacts.read(db, "voxel3d/database", ["E_s", "nu_s"])
+        self.start_q = dict(self.q, K=self.q["K"] / hashin_shtrikman_bulk(self.vf, draw["E_s"], draw["nu_s"]))
 
     def cells(self, rows) -> np.ndarray:
         return self.ch.read(self.db, rows)["cells"]
@@ -124,7 +129,7 @@ class _Run:
 
 
 def _temperature(uq_path: Path | None, p: DesignParams) -> np.ndarray | None:
-    if uq_path is None or not p.calibrate:
+    if uq_path is None or p.calibrate == "none":
         return None
     return artifacts.read(uq_path, "voxel3d/uq", ["temperature"])["temperature"]
 
@@ -155,12 +160,22 @@ def fe_verify(run: _Run, cells: np.ndarray, valid: np.ndarray, draws: int, seed:
     return {"fe": fe, "fe_sampled": sampled, "E_s_draws": E_d, "nu_s_draws": nu_d}
 
 
-def _optimize(run: _Run, problem: LatentProblem, p: DesignParams, seed: int, what: str):
+def _problem(run: _Run, goals, band, p: DesignParams, eps: np.ndarray, temperature=None, predict=None) -> LatentProblem:
+    if p.decode not in ("volume", "threshold"):
+        raise ValueError(f"voxel3d.design.decode: {p.decode!r} is neither 'volume' nor 'threshold'")
+    return LatentProblem(run.ch, goals, tuple(band), eps=eps, temperature=temperature, predict=predict,
+                         batch=p.uq.batch, decode_at=0.5 * (band[0] + band[1]) if p.decode == "volume" else None)
+
+
+def _optimize(run: _Run, problem: LatentProblem, p: DesignParams, seed: int, what: str,
+              first: np.ndarray | None = None):
+    """NSGA-II from ``first`` (latent vectors), then the encoded database units of the start band."""
     lo, hi = latent_box(run.mu, p.margin)
-    start = starting_rows(run.q, run.vf, problem.goals, p.start_band, p.nsga2.population)
+    start = starting_rows(run.start_q, run.vf, problem.goals, p.start_band, p.nsga2.population)
+    initial = run.mu[start] if first is None else np.concatenate([first, run.mu[start]])
     prog = Progress(what, p.nsga2.generations, unit="generations")
     res = nsga2.minimize(problem.evaluate, lo, hi, n_obj=problem.n_obj, n_ieq=problem.n_ieq, p=p.nsga2, seed=seed,
-                         initial=run.mu[start], on_generation=lambda g, rec: prog.update(
+                         initial=initial, on_generation=lambda g, rec: prog.update(
                              1, f"feasible {rec['feasible']:.0%}, best {rec['best']}"))
     prog.close()
     return res
@@ -175,7 +190,7 @@ def _rows(run: _Run, problem: LatentProblem, Z: np.ndarray, case: int, lam: floa
     """The design rows of latent vectors: decoded unit, screening, predictions, FE nominal and
     sampled.  ``robust_problem`` scores deterministic designs with the uncertainty-aware model."""
     Z = np.atleast_2d(np.asarray(Z, float))
-    samples = run.ch.decode(Z)
+    samples = problem.decode(Z)
     e = problem.assess(samples, Z)
     scored = e if robust_problem is None else robust_problem.assess(samples, Z)
     fe = fe_verify(run, samples["cells"], e.valid, p.fe_draws, seed, tag)
@@ -241,7 +256,8 @@ def uq(db: Path, model: Path, latent: Path, aleatoric: Path, out: Path, calibrat
     mean, alea, epi = u.mean[:, cols], u.aleatoric[:, cols], u.epistemic[:, cols]
     val = split == 1
     P = len(ch.properties)
-    temperature = U.fit_temperature((truth - mean)[val][:, :P], alea[val][:, :P], epi[val][:, :P])
+    method = p.calibrate if p.calibrate != "none" else "coverage"  # fitted and reported either way
+    temperature = U.fit_temperature((truth - mean)[val][:, :P], alea[val][:, :P], epi[val][:, :P], method)
     uc = U.of_samples(ch, dec, eps, temperature, p.uq.batch)
     alea_c = uc.aleatoric[:, cols]
     test = split == 2
@@ -272,10 +288,11 @@ def uq(db: Path, model: Path, latent: Path, aleatoric: Path, out: Path, calibrat
         for r in range(cp.repeats):
             e = U.draws(run.mu.shape[1], int(M), derive_seed(seed, "voxel3d", "uq", "convergence", int(M), r))
             cu = U.from_encoding(ch, np.asarray(mu_e, float), np.asarray(logvar_e, float), e,
-                                 temperature if p.calibrate else None)
+                                 temperature if p.calibrate != "none" else None)
             conv_t[:, i, r] = cu.total[:, cols]
             conv_m[:, i, r] = cu.mean[:, cols]
     stats = {"coverage": cov, "temperature": dict(zip(ch.properties, map(float, temperature))),
+             "calibration_method": method, "applied_by_designs": p.calibrate != "none",
              "units": {"validation": int(val.sum()), "test": int(test.sum())},
              "aleatoric_check": {str(int(r)): {n: {"fe": float(spread_fe[i, k]), "predicted": float(spread_pred[i, k]),
                                                    "calibrated": float(spread_cal[i, k])}
@@ -310,22 +327,27 @@ def design_bulk(db: Path, model: Path, latent: Path, uq_path: Path, out: Path, s
     band = tuple(p.bulk.volume_fraction)
     Z, histories, seconds, candidates = [], {}, {}, {}
     kq = QUANTITIES.index("K")
+    base = _baselines(run, p, seed)
+    # the search starts from the lookup: the latent means of the best decoded reconstructions (by
+    # FE K / K_HS), then the start band's encoded units; the best of them, decoded as the search
+    # decodes, is a candidate too, so the report says whether the search added anything
+    seeds = run.mu[base["seeds"]]
     for lam in p.bulk.lam:
         t = time.perf_counter()
-        problem = LatentProblem(run.ch, [Goal("K", lam)], band, eps=eps, temperature=temperature, batch=p.uq.batch)
-        res = _optimize(run, problem, p, derive_seed(seed, "voxel3d", "bulk", lam), f"bulk lambda={lam:g}")
-        z, cand = _select(run, problem, res, lam, p.verify_top, kq)
+        problem = _problem(run, [Goal("K", lam)], band, p, eps, temperature)
+        res = _optimize(run, problem, p, derive_seed(seed, "voxel3d", "bulk", lam), f"bulk lambda={lam:g}",
+                        first=seeds[:p.nsga2.population // 2])
+        z, cand = _select(run, problem, res, lam, p.verify_top, kq, seeds[:1])
         Z.append(z)
         candidates[f"{lam:g}"] = cand
         histories[f"{lam:g}"] = res.history
         seconds[f"{lam:g}"] = round(time.perf_counter() - t, 1)
-    problem = LatentProblem(run.ch, [Goal("K", 0.0)], band, eps=eps, temperature=temperature, batch=p.uq.batch)
+    problem = _problem(run, [Goal("K", 0.0)], band, p, eps, temperature)
     rows = _rows(run, problem, np.array(Z), 1, 0.0, p, seed, "bulk")
     rows["lam"] = np.asarray(p.bulk.lam, float)
     k_hs = run.k_hs(rows["volume_fraction"])
     score = np.where(rows["valid"] & np.isfinite(rows["fe"][:, kq]), rows["fe"][:, kq], -np.inf)
     best = int(np.argmax(score)) if np.isfinite(score).any() else -1
-    base = _baselines(run, p, seed)
     arrays = {"lam": rows["lam"], "z": rows["z"], "cells": rows["cells"], "volume_fraction": rows["volume_fraction"],
               "valid": rows["valid"], "K_pred_mean": rows["predicted"][:, kq],
               "K_pred_aleatoric": rows["predicted_aleatoric"][:, kq],
@@ -340,8 +362,8 @@ def design_bulk(db: Path, model: Path, latent: Path, uq_path: Path, out: Path, s
            "baselines": base["report"], "temperature": None if temperature is None else list(map(float, temperature)),
            "material": {"E_s": run.E_s, "nu_s": run.nu_s}, "candidates": candidates, "history": histories,
            "seconds": {"per_lambda": seconds, "total": round(time.perf_counter() - t0, 1)}}
-    ref = max(base["report"]["database"]["K_fe"] or -np.inf, base["report"]["reconstruction"]["K_fe"] or -np.inf)
-    rep["beats_lookup"] = bool(best >= 0 and rows["fe"][best, kq] >= ref)
+    ref = max(base["report"]["database"]["K_over_hs"] or -np.inf, base["report"]["reconstruction"]["K_over_hs"] or -np.inf)
+    rep["beats_lookup"] = bool(best >= 0 and rep["best_K_over_hs"] >= ref)  # by K / K_HS: the bands differ
     artifacts.write(out, "voxel3d/bulk", arrays, config=cfg, seed=seed, stats=_clean(rep),
                     attrs=_attrs(run, p, {"best": best, "band": json.dumps(list(band))}))
     atomic.write_json(summary, _clean(rep))
@@ -356,37 +378,44 @@ def design_bulk(db: Path, model: Path, latent: Path, uq_path: Path, out: Path, s
         atomic.write_text(stl, "solid no_valid_design\nendsolid no_valid_design\n")
 
 
-def _select(run: _Run, problem: LatentProblem, res: nsga2.NSGA2Result, lam: float, k: int, kq: int):
+def _select(run: _Run, problem: LatentProblem, res: nsga2.NSGA2Result, lam: float, k: int, kq: int,
+            start: np.ndarray):
     """Case 1's reported design of one lambda: the final population's ``k`` best distinct feasible
-    designs by the predicted objective, FE-verified with the nominal material; the one with the
-    best FE-corrected objective K_FE - lambda sigma_K (the predictor's spread, FE's mean) is
-    reported.  Returns its z and the candidates' predicted and FE values."""
+    designs by the predicted objective, and the search's best start (``start``: latent vectors),
+    FE-verified with the nominal material; the one with the best FE-corrected objective
+    K_FE - lambda sigma_K (the predictor's spread, FE's mean) is reported.  Returns its z and the
+    candidates' predicted and FE values, each marked search or start."""
     feas = np.flatnonzero(res.feasible)
-    if len(feas) == 0:
+    if len(feas) == 0 and len(start) == 0:
         return res.X[_least_violating(res)], []
     order = feas[np.argsort(res.F[feas, 0], kind="stable")]
-    _, first = np.unique(res.X[order].round(9), axis=0, return_index=True)
-    top = order[np.sort(first)][:max(k, 1)]
-    samples = run.ch.decode(res.X[top])
-    e = problem.assess(samples, res.X[top])
-    fe = np.full(len(top), np.nan)
+    Z = np.concatenate([res.X[order], start])
+    source = ["search"] * len(order) + ["start"] * len(start)
+    dec = problem.decode(Z)["cells"]
+    _, first = np.unique(dec.reshape(len(dec), -1), axis=0, return_index=True)  # distinct decoded units
+    first = np.sort(first)
+    keep = np.r_[first[first < len(order)][:max(k, 1)], first[first >= len(order)]].astype(int)
+    samples = {"cells": dec[keep]}
+    e = problem.assess(samples, Z[keep])
+    fe = np.full(len(keep), np.nan)
     ok = np.flatnonzero(e.valid)
     if len(ok):
         fe[ok] = _quantities(run.ch, run.ch.homogenize({"cells": samples["cells"][ok]}))[:, kq]
     score = np.where(np.isfinite(fe), fe - lam * e.total[:, kq], -np.inf)
     pick = int(np.argmax(score)) if np.isfinite(score).any() else 0
-    cand = [{"K_pred_mean": float(e.mean[i, kq]), "K_pred_total": float(e.total[i, kq]), "K_fe": float(fe[i]),
-             "reported": i == pick} for i in range(len(top))]
-    return res.X[top[pick]], cand
+    cand = [{"source": source[j], "K_pred_mean": float(e.mean[i, kq]), "K_pred_total": float(e.total[i, kq]),
+             "K_fe": float(fe[i]), "reported": i == pick} for i, j in enumerate(keep)]
+    return Z[keep[pick]], cand
 
 
 def _baselines(run: _Run, p: DesignParams, seed: int) -> dict:
     """The lookup: the best database unit with volume fraction in the baseline band (its top five by
-    stored K re-homogenized with the nominal material), and the best decoded reconstruction of the
-    band's best ``reconstructions`` units."""
+    stored K / K_HS re-homogenized with the nominal material), and the best decoded reconstruction
+    of the band's best ``reconstructions`` units.  "Best" is by K / K_HS: the band is wider than the
+    design's, and a unit at 0.32 would otherwise win by its extra material alone."""
     lo, hi = p.baseline.volume_fraction
     inside = np.flatnonzero((run.vf >= lo) & (run.vf <= hi))
-    order = inside[np.argsort(-np.nan_to_num(run.q["K"][inside], nan=-np.inf))]
+    order = inside[np.argsort(-np.nan_to_num(run.start_q["K"][inside], nan=-np.inf))]
     kq = QUANTITIES.index("K")
     out_rows, rep = [], {}
     n = run.ch.config["size"]
@@ -395,9 +424,10 @@ def _baselines(run: _Run, p: DesignParams, seed: int) -> dict:
     if len(top):
         cells = run.cells(top)
         K = _quantities(run.ch, run.ch.homogenize({"cells": cells}))[:, kq]
-        j = int(np.argmax(K))
+        j = int(np.argmax(K / run.k_hs(run.vf[top])))
         out_rows.append((0, int(top[j]), cells[j], float(run.vf[top[j]]), float(K[j])))
     rec = order[:p.baseline.reconstructions]
+    seeds = np.zeros(0, np.int64)
     if len(rec):
         dec = run.ch.decode(run.mu[rec])
         ok = run.ch.screen(dec)
@@ -405,9 +435,10 @@ def _baselines(run: _Run, p: DesignParams, seed: int) -> dict:
         if ok.any():
             idx = np.flatnonzero(ok)
             K = _quantities(run.ch, run.ch.homogenize({"cells": dec["cells"][idx]}))[:, kq]
-            j = int(np.argmax(K))
-            out_rows.append((1, int(rec[idx[j]]), dec["cells"][idx[j]],
-                             float(run.ch.volume_fraction({"cells": dec["cells"][idx[j]][None]})[0]), float(K[j])))
+            f = run.ch.volume_fraction({"cells": dec["cells"][idx]})
+            j = int(np.argmax(K / run.k_hs(f)))
+            out_rows.append((1, int(rec[idx[j]]), dec["cells"][idx[j]], float(f[j]), float(K[j])))
+            seeds = rec[idx[np.argsort(-(K / run.k_hs(f)), kind="stable")]]
         rep["reconstructions_valid"] = f"{int(ok.sum())}/{len(rec)}"
     for kind, name in ((0, "database"), (1, "reconstruction")):
         r = [x for x in out_rows if x[0] == kind]
@@ -421,22 +452,26 @@ def _baselines(run: _Run, p: DesignParams, seed: int) -> dict:
               "baseline_volume_fraction": np.array([x[3] for x in out_rows], float),
               "baseline_K_fe": np.array([x[4] for x in out_rows], float)}
     arrays["baseline_K_hs"] = run.k_hs(arrays["baseline_volume_fraction"])
-    return {"arrays": arrays, "report": rep}
+    return {"arrays": arrays, "report": rep, "seeds": seeds}
 
 
 # ---------------------------------------------------------------------------------- case 2
-def _front_designs(res: nsga2.NSGA2Result, k: int) -> np.ndarray:
-    """Up to ``k`` rows of the feasible front, spread evenly along it (sorted by the first goal)."""
+def _front_designs(problem: LatentProblem, res: nsga2.NSGA2Result, k: int) -> np.ndarray:
+    """Up to ``k`` rows of the feasible front with distinct decoded units, spread evenly along it
+    (sorted by the first goal)."""
     front = res.front
     if len(front) == 0:
         return np.array([_least_violating(res)])
-    front = front[np.argsort(res.F[front, 0])]
+    front = front[np.argsort(res.F[front, 0], kind="stable")]
+    dec = problem.decode(res.X[front])["cells"]
+    _, first = np.unique(dec.reshape(len(dec), -1), axis=0, return_index=True)
+    front = front[np.sort(first)]
     return front[np.unique(np.linspace(0, len(front) - 1, min(k, len(front))).round().astype(int))]
 
 
 def _pareto_run(run: _Run, problem: LatentProblem, p: DesignParams, seed: int, what: str):
     res = _optimize(run, problem, p, seed, what)
-    return res, _front_designs(res, p.pareto.designs)
+    return res, _front_designs(problem, res, p.pareto.designs)
 
 
 def design_pareto(db: Path, model: Path, latent: Path, uq_path: Path, out: Path, summary: Path, units_figure: Path,
@@ -451,8 +486,7 @@ def design_pareto(db: Path, model: Path, latent: Path, uq_path: Path, out: Path,
     temperature = _temperature(uq_path, p)
     eps = U.draws(run.mu.shape[1], p.uq.samples, derive_seed(seed, "voxel3d", "uq"))
     lam = float(p.pareto.lam)
-    problem = LatentProblem(run.ch, [Goal("E", lam), Goal("nu", lam)], tuple(p.pareto.volume_fraction), eps=eps,
-                            temperature=temperature, batch=p.uq.batch)
+    problem = _problem(run, [Goal("E", lam), Goal("nu", lam)], p.pareto.volume_fraction, p, eps, temperature)
     res, pick = _pareto_run(run, problem, p, derive_seed(seed, "voxel3d", "pareto"), "pareto")
     rows = _rows(run, problem, res.X[pick], 2, lam, p, seed, "pareto")
     rep = {"case": "pareto", "lam": lam, "band": list(p.pareto.volume_fraction),
@@ -495,11 +529,11 @@ def design_deterministic(db: Path, model: Path, latent: Path, uq_path: Path, out
     parts, reps = [], {}
     for case, goals, band in ((1, [Goal("K")], p.bulk.volume_fraction),
                               (2, [Goal("E"), Goal("nu")], p.pareto.volume_fraction)):
-        det = LatentProblem(run.ch, goals, tuple(band), eps=eps, predict=net.predict, batch=p.uq.batch)
-        robust = LatentProblem(run.ch, goals, tuple(band), eps=eps, temperature=temperature, batch=p.uq.batch)
+        det = _problem(run, goals, band, p, eps, predict=net.predict)
+        robust = _problem(run, goals, band, p, eps, temperature)
         res = _optimize(run, det, p, derive_seed(seed, "voxel3d", "deterministic", case), f"deterministic case {case}")
         pick = (np.array([res.front[0] if len(res.front) else _least_violating(res)]) if case == 1
-                else _front_designs(res, p.pareto.designs))
+                else _front_designs(det, res, p.pareto.designs))
         rows = _rows(run, det, res.X[pick], case, 0.0, p, seed, f"deterministic{case}", robust_problem=robust)
         parts.append(rows)
         reps[f"case{case}"] = {"band": list(band), "front_size": int(len(res.front)), "history": res.history,
