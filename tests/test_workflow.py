@@ -101,7 +101,9 @@ def test_the_report_holds_every_figure_of_the_run_captioned_and_the_tables(tiny_
     figures = {str(p.relative_to(tiny_run)) for p in (tiny_run / "data").rglob("*.png")}
     assert figures and figures <= set(results), f"figures not in the report: {sorted(figures - set(results))}"
     tables = {str(p.relative_to(tiny_run)) for p in (tiny_run / "data/report").glob("*.html")}
-    assert len(tables) == 13 and tables <= set(results)
+    assert len(tables) == 14 and tables <= set(results)
+    assert set(categories["voxel3d"]) == {"1 database", "2 model", "3 latent analysis", "4 design"}
+    assert "data/voxel3d/design/fig9_units.png" in categories["voxel3d"]["4 design"]
     assert all(r["caption"].strip() for r in results.values()), [p for p, r in results.items() if not r["caption"]]
     assert set(categories) == {"pixel2d", "truss3d", "voxel3d"}
     assert set(categories["pixel2d"]) == {"1 database", "2 model", "3 latent analysis", "4 design"}

@@ -158,9 +158,10 @@ def fronts(robust, deterministic, out: str | os.PathLike) -> Path:
 
 
 def cv_bars(robust, deterministic, out: str | os.PathLike) -> Path:
-    """Fig. 11: the FE coefficient of variation under material scatter of E and nu, and the
-    predictor-vs-FE error, per case-2 design, robust against deterministic."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    """Fig. 11: the FE coefficient of variation under material scatter of E and nu, the
+    predictor-vs-FE error and the predicted coefficient of variation (total std over mean, by the
+    uncertainty-aware model for both), per case-2 design, robust against deterministic."""
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
     for a, c, name, off in ((robust, "C0", "robust", -0.2), (deterministic, "C3", "deterministic", 0.2)):
         sel = (a["case"] == 2) & a["valid"]
         s = a["fe_sampled"][sel]
@@ -171,9 +172,14 @@ def cv_bars(robust, deterministic, out: str | os.PathLike) -> Path:
         axes[0].bar(x + off, cv[:, 0], 0.4, color=c, label=name)
         axes[1].bar(x + off, cv[:, 1], 0.4, color=c, label=name)
         axes[2].bar(x + off, err[:, 0], 0.4, color=c, label=f"{name} E")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pcv = 100 * np.hypot(a["predicted_aleatoric"][sel, 0], a["predicted_epistemic"][sel, 0]) / np.abs(
+                a["uq_mean"][sel, 0])
+        axes[3].bar(x + off, pcv, 0.4, color=c, label=name)
     axes[0].set_ylabel("CV of FE E under material draws [%]")
     axes[1].set_ylabel("CV of FE nu under material draws [%]")
     axes[2].set_ylabel("|predicted - FE| / FE of E [%]")
+    axes[3].set_ylabel("predicted CV of E, uncertainty-aware model [%]")
     for ax in axes:
         ax.set_xlabel("design on the front")
         ax.legend(fontsize=7)
