@@ -128,6 +128,15 @@ class _Run:
         return hashin_shtrikman_bulk(f, self.E_s, self.nu_s)
 
 
+def _setup(db: Path, model: Path, latent: Path, uq_path: Path, cfg: dict, seed: int):
+    """What every design stage starts from: its parameters, the chain with its model, the
+    calibration temperature and the common latent draws of the uncertainty."""
+    p = params(cfg)
+    run = _Run(db, model, latent)
+    eps = U.draws(run.mu.shape[1], p.uq.samples, derive_seed(seed, "voxel3d", "uq"))
+    return p, run, _temperature(uq_path, p), eps
+
+
 def _temperature(uq_path: Path | None, p: DesignParams) -> np.ndarray | None:
     if uq_path is None or p.calibrate == "none":
         return None
@@ -320,10 +329,7 @@ def design_bulk(db: Path, model: Path, latent: Path, uq_path: Path, out: Path, s
     from pipeline_lib.viz import robust as fig
 
     t0 = time.perf_counter()
-    p = params(cfg)
-    run = _Run(db, model, latent)
-    temperature = _temperature(uq_path, p)
-    eps = U.draws(run.mu.shape[1], p.uq.samples, derive_seed(seed, "voxel3d", "uq"))
+    p, run, temperature, eps = _setup(db, model, latent, uq_path, cfg, seed)
     band = tuple(p.bulk.volume_fraction)
     Z, histories, seconds, candidates = [], {}, {}, {}
     kq = QUANTITIES.index("K")
@@ -481,10 +487,7 @@ def design_pareto(db: Path, model: Path, latent: Path, uq_path: Path, out: Path,
     from pipeline_lib.viz import robust as fig
 
     t0 = time.perf_counter()
-    p = params(cfg)
-    run = _Run(db, model, latent)
-    temperature = _temperature(uq_path, p)
-    eps = U.draws(run.mu.shape[1], p.uq.samples, derive_seed(seed, "voxel3d", "uq"))
+    p, run, temperature, eps = _setup(db, model, latent, uq_path, cfg, seed)
     lam = float(p.pareto.lam)
     problem = _problem(run, [Goal("E", lam), Goal("nu", lam)], p.pareto.volume_fraction, p, eps, temperature)
     res, pick = _pareto_run(run, problem, p, derive_seed(seed, "voxel3d", "pareto"), "pareto")
@@ -513,10 +516,7 @@ def design_deterministic(db: Path, model: Path, latent: Path, uq_path: Path, out
     from pipeline_lib.viz import robust as fig
 
     t0 = time.perf_counter()
-    p = params(cfg)
-    run = _Run(db, model, latent)
-    temperature = _temperature(uq_path, p)
-    eps = U.draws(run.mu.shape[1], p.uq.samples, derive_seed(seed, "voxel3d", "uq"))
+    p, run, temperature, eps = _setup(db, model, latent, uq_path, cfg, seed)
     rows_of = {s: np.flatnonzero(run.split == k) for k, s in enumerate(("train", "val", "test"))}
     net, record = R.fit(run.mu, run.P, rows_of["train"], rows_of["val"], **asdict(p.deterministic),
                         seed=derive_seed(seed, "voxel3d", "deterministic") % 2**31)
