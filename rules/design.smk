@@ -250,7 +250,7 @@ rule design_voxel3d_bulk:
                      "Table 4: bulk modulus against lambda, predicted and FE"),
         stl=f"{V3D_DESIGN}/bulk.stl",
     params:
-        cfg=v3_design_cfg(*V3D_SEARCH, "bulk", "baseline", "verify_top"),
+        cfg=v3_design_cfg(*V3D_SEARCH, "bulk", "baseline", "verify_top", "refine"),
         seed=config["seed"],
     log:
         "data/voxel3d/logs/design_bulk.log",
