@@ -115,7 +115,7 @@ class _Run:
         if self.ch.name != "voxel3d":
             raise artifacts.ArtifactError(db, f"is a {self.ch.name} artifact, not voxel3d")
         lat = artifacts.read(latent, "voxel3d/latent", ["mu", "split"])
-        d = artifacts.read(db, "voxel3d/database", ["E", "nu", "G", "volume_fraction"])
+        d = artifacts.read(db, "voxel3d/database", ["E", "nu", "G", "volume_fraction", "E_s", "nu_s"])
         if len(lat["mu"]) != len(d["E"]):
             raise artifacts.ArtifactError(latent, f"{len(lat['mu'])} latent rows for {len(d['E'])} database rows")
         self.mu = lat["mu"].astype(np.float64)
@@ -127,8 +127,21 @@ class _Run:
         self.E_s, self.nu_s = float(m["E_mean"]), float(m["nu_mean"])
         # what the first population is ranked by: K as K / K_HS (each unit with its own draw), so a
         # unit is a good start for its efficiency, not for extra material the band takes away again
-        draw = artifacts.read(db, "voxel3d/database", ["E_s", "nu_s"])
-        self.start_q = dict(self.q, K=self.q["K"] / hashin_shtrikman_bulk(self.vf, draw["E_s"], draw["nu_s"]))
+        self.start_q = dict(self.q, K=self.q["K"] / hashin_shtrikman_bulk(self.vf, d["E_s"], d["nu_s"]))
+        self._fe: dict[int, np.ndarray] = {}
+
+    def fe(self, cells: np.ndarray) -> np.ndarray:
+        """E, nu, G, K (N, 4) of units by the chain's FE solver with the nominal material; a unit
+        already solved in this stage (a candidate that becomes the reported design, the start of
+        the FE finish) is not solved again."""
+        from pipeline_lib.digest import binary_digests
+
+        keys = [int(k) for k in binary_digests(cells)]
+        todo = [i for i, k in enumerate(keys) if k not in self._fe]
+        if todo:
+            for i, q in zip(todo, _quantities(self.ch, self.ch.homogenize({"cells": cells[todo]}))):
+                self._fe[keys[i]] = q
+        return np.array([self._fe[k] for k in keys]).reshape(len(keys), len(QUANTITIES))
 
     def cells(self, rows) -> np.ndarray:
         return self.ch.read(self.db, rows)["cells"]
@@ -168,7 +181,7 @@ def fe_verify(run: _Run, cells: np.ndarray, valid: np.ndarray, draws: int, seed:
     E_d, nu_d = np.full((n, draws), np.nan), np.full((n, draws), np.nan)
     rows = np.flatnonzero(valid)
     if len(rows):
-        fe[rows] = _quantities(run.ch, run.ch.homogenize({"cells": cells[rows]}))
+        fe[rows] = run.fe(cells[rows])
         material = build(H.Material, run.ch.config["material"], where="voxel3d.material")
         for r in rows:
             d = [H.material_draw(seed, ("design", tag, int(r), k), material) for k in range(draws)]
@@ -267,7 +280,8 @@ def uq(db: Path, model: Path, latent: Path, aleatoric: Path, out: Path, calibrat
     ch = run.ch
     rows = np.concatenate([np.flatnonzero(run.split == 1), np.flatnonzero(run.split == 2)])
     eps = U.draws(run.mu.shape[1], p.uq.samples, derive_seed(seed, "voxel3d", "uq"))
-    u, dec = U.uncertainty(ch, run.mu[rows], p.uq, derive_seed(seed, "voxel3d", "uq"))
+    dec = ch.decode(run.mu[rows])
+    u = U.of_samples(ch, dec, eps, None, p.uq.batch)
     truth = np.stack([run.q[n] for n in QUANTITIES], 1)[rows]
     split = run.split[rows]
     cols = [u.names.index(n) for n in QUANTITIES]
@@ -291,7 +305,8 @@ def uq(db: Path, model: Path, latent: Path, aleatoric: Path, out: Path, calibrat
     srows = np.unique(al["unit"])
     spread_fe = np.array([[np.std(al[n][al["unit"] == r], ddof=1) if (al["unit"] == r).sum() > 1 else np.nan
                            for n in QUANTITIES] for r in srows]).reshape(len(srows), 4)
-    su, sdec = U.uncertainty(ch, run.mu[srows], p.uq, derive_seed(seed, "voxel3d", "uq"))
+    sdec = ch.decode(run.mu[srows])
+    su = U.of_samples(ch, sdec, eps, None, p.uq.batch)
     sc = U.of_samples(ch, sdec, eps, temperature, p.uq.batch)
     spread_pred, spread_cal = su.aleatoric[:, cols], sc.aleatoric[:, cols]
     # Appendix B: the total std against M, repeated with independent draws
@@ -426,7 +441,7 @@ def _select(run: _Run, problem: LatentProblem, res: nsga2.NSGA2Result, lam: floa
     fe = np.full(len(keep), np.nan)
     ok = np.flatnonzero(e.valid)
     if len(ok):
-        fe[ok] = _quantities(run.ch, run.ch.homogenize({"cells": samples["cells"][ok]}))[:, kq]
+        fe[ok] = run.fe(samples["cells"][ok])[:, kq]
     score = np.where(np.isfinite(fe), fe - lam * e.total[:, kq], -np.inf)
     pick = int(np.argmax(score)) if np.isfinite(score).any() else 0
     cand = [{"source": source[j], "K_pred_mean": float(e.mean[i, kq]), "K_pred_total": float(e.total[i, kq]),
@@ -449,7 +464,7 @@ def _refine(run: _Run, problem: LatentProblem, z: np.ndarray, lam: float, rp: Re
         K = np.full(len(Z), np.nan)
         ok = np.flatnonzero(e.valid)
         if len(ok):
-            K[ok] = _quantities(run.ch, run.ch.homogenize({"cells": samples["cells"][ok]}))[:, kq]
+            K[ok] = run.fe(samples["cells"][ok])[:, kq]
         return np.where(np.isfinite(K), K - lam * e.total[:, kq], -np.inf), K
 
     s0, k0 = score(z[None])
@@ -484,7 +499,7 @@ def _baselines(run: _Run, p: DesignParams, seed: int) -> dict:
     top = order[:5]
     if len(top):
         cells = run.cells(top)
-        K = _quantities(run.ch, run.ch.homogenize({"cells": cells}))[:, kq]
+        K = run.fe(cells)[:, kq]
         j = int(np.argmax(K / run.k_hs(run.vf[top])))
         out_rows.append((0, int(top[j]), cells[j], float(run.vf[top[j]]), float(K[j])))
     rec = order[:p.baseline.reconstructions]
@@ -495,7 +510,7 @@ def _baselines(run: _Run, p: DesignParams, seed: int) -> dict:
         ok &= (run.ch.volume_fraction(dec) >= lo) & (run.ch.volume_fraction(dec) <= hi)
         if ok.any():
             idx = np.flatnonzero(ok)
-            K = _quantities(run.ch, run.ch.homogenize({"cells": dec["cells"][idx]}))[:, kq]
+            K = run.fe(dec["cells"][idx])[:, kq]
             f = run.ch.volume_fraction({"cells": dec["cells"][idx]})
             j = int(np.argmax(K / run.k_hs(f)))
             out_rows.append((1, int(rec[idx[j]]), dec["cells"][idx[j]], float(f[j]), float(K[j])))
@@ -530,11 +545,6 @@ def _front_designs(problem: LatentProblem, res: nsga2.NSGA2Result, k: int) -> np
     return front[np.unique(np.linspace(0, len(front) - 1, min(k, len(front))).round().astype(int))]
 
 
-def _pareto_run(run: _Run, problem: LatentProblem, p: DesignParams, seed: int, what: str):
-    res = _optimize(run, problem, p, seed, what)
-    return res, _front_designs(problem, res, p.pareto.designs)
-
-
 def design_pareto(db: Path, model: Path, latent: Path, uq_path: Path, out: Path, summary: Path, units_figure: Path,
                   hypervolume_figure: Path, *, cfg: dict, seed: int) -> None:
     """Case 2 (Eq. 19): E and nu together, each as mean - lambda std, NSGA-II's Pareto front; the
@@ -545,7 +555,8 @@ def design_pareto(db: Path, model: Path, latent: Path, uq_path: Path, out: Path,
     p, run, temperature, eps = _setup(db, model, latent, uq_path, cfg, seed)
     lam = float(p.pareto.lam)
     problem = _problem(run, [Goal("E", lam), Goal("nu", lam)], p.pareto.volume_fraction, p, eps, temperature)
-    res, pick = _pareto_run(run, problem, p, derive_seed(seed, "voxel3d", "pareto"), "pareto")
+    res = _optimize(run, problem, p, derive_seed(seed, "voxel3d", "pareto"), "pareto")
+    pick = _front_designs(problem, res, p.pareto.designs)
     rows = _rows(run, problem, res.X[pick], 2, lam, p, seed, "pareto")
     rep = {"case": "pareto", "lam": lam, "band": list(p.pareto.volume_fraction),
            "front_size": int(len(res.front)), "table": [_table(rows, i, run) for i in range(len(pick))],
