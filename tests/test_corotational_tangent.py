@@ -1,7 +1,9 @@
 """The closed-form corotational tangent (analytic_tangent) against the autograd one (Beams.tangent)."""
+import numpy as np
 import pytest
 import torch
 
+from pipeline_lib.fem import corotational_jit
 from pipeline_lib.fem.corotational import Beams, analytic_tangent, so3_exp
 
 T64 = torch.float64
@@ -86,3 +88,31 @@ def test_the_numpy_path_gives_the_torch_path_and_the_energy_of_the_reference(the
     e = analytic_tangent(beams, d.numpy(), Ra.numpy(), Rb.numpy(), energy_only=True)
     ref = beams.energy(d, Ra, Rb).numpy()
     assert abs(e - ref).max() <= 1e-13 * abs(ref).max()
+
+
+@pytest.mark.skipif(not corotational_jit.available(), reason="numba not installed")
+@pytest.mark.parametrize("theory", THEORIES)
+@pytest.mark.parametrize("kind", ["large", "small"])
+def test_the_compiled_kernel_gives_the_numpy_expressions(theory, kind):
+    """The solver's compiled element (numba) is the numpy closed form beam by beam: energy, gradient
+    and Hessian to round-off, the series branches ('small') included."""
+    beams, gen = _beams(theory, m=60, seed=11)
+    d, Ra, Rb = (t.numpy() for t in _state(beams, gen, kind))
+    g, H = analytic_tangent(beams, d, Ra, Rb, compiled=False)
+    gc, Hc = analytic_tangent(beams, d, Ra, Rb, compiled=True)
+    assert _max_rel(torch.as_tensor(gc), torch.as_tensor(g)) < 1e-13
+    assert _max_rel(torch.as_tensor(Hc), torch.as_tensor(H)) < 1e-13
+    gg = analytic_tangent(beams, d, Ra, Rb, gradient_only=True, compiled=True)
+    assert np.array_equal(gg, gc)
+    e = analytic_tangent(beams, d, Ra, Rb, energy_only=True, compiled=False)
+    ec = analytic_tangent(beams, d, Ra, Rb, energy_only=True, compiled=True)
+    assert abs(ec - e).max() <= 1e-13 * abs(e).max()
+
+
+@pytest.mark.skipif(not corotational_jit.available(), reason="numba not installed")
+def test_the_compiled_rotation_update_is_so3_exp():
+    gen = torch.Generator().manual_seed(2)
+    phi = torch.cat([torch.randn(20, 3, dtype=T64, generator=gen), 1e-5 * torch.randn(20, 3, dtype=T64, generator=gen)])
+    R = _random_rotations(40, 2.0, gen)
+    ref = (so3_exp(phi) @ R).numpy()
+    assert abs(corotational_jit.rotate(phi.numpy(), R.numpy()) - ref).max() < 1e-14

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pipeline_lib.fem import corotational_jit
 from pipeline_lib.fem.beam3d import local_axes, local_stiffness
 
 # deformational DOFs (u_b, theta_a, theta_b) inside the linear element's 12 (u, v, w, tx, ty, tz per end)
@@ -145,7 +146,7 @@ class Beams:
         if xp is _TorchOps:
             return self.Q0, self.K7, self.L0
         if not hasattr(self, "_np"):
-            self._np = tuple(t.detach().cpu().numpy() for t in (self.Q0, self.K7, self.L0))
+            self._np = tuple(np.ascontiguousarray(t.detach().cpu().numpy()) for t in (self.Q0, self.K7, self.L0))
         return self._np
 
     def tangent_analytic(self, d, Ra, Rb) -> tuple[torch.Tensor, torch.Tensor]:
@@ -289,13 +290,19 @@ def _bl_log(R: Array) -> Array:
 
 
 def analytic_tangent(beams: "Beams", d: Array, Ra: Array, Rb: Array, *, energy_only: bool = False,
-                     gradient_only: bool = False) -> tuple[Array, Array]:
+                     gradient_only: bool = False, compiled: bool | None = None) -> tuple[Array, Array]:
     """(m, 9) gradient and (m, 9, 9) Hessian of each beam's energy with respect to (d, phi_a, phi_b)
     at phi = 0, as :meth:`Beams.tangent` (to round-off) but from closed-form expressions, without
     autograd; with ``energy_only`` the (m,) energies of the same expressions (the solver's line
-    search), with ``gradient_only`` the (m, 9) gradient alone (the stress).  numpy arrays in, numpy out (the fast path); torch tensors in, torch out."""
+    search), with ``gradient_only`` the (m, 9) gradient alone (the stress).  numpy arrays in, numpy out (the fast path); torch tensors in, torch out.
+    numpy arrays go through the compiled form of the same expressions
+    (:mod:`pipeline_lib.fem.corotational_jit`) where numba is present, unless ``compiled`` is False."""
     xp = _ops(d)
     Q0, K7, L0 = beams.constants(xp)
+    if xp is _NumpyOps and (compiled if compiled is not None else corotational_jit.available()):
+        mode = corotational_jit.ENERGY if energy_only else (
+            corotational_jit.GRADIENT if gradient_only else corotational_jit.TANGENT)
+        return corotational_jit.tangent(d, Ra, Rb, Q0, K7, L0, mode)
     Q0 = xp.permute(Q0, (1, 2, 0))
     K7 = xp.permute(K7, (1, 2, 0))
     Ra, Rb = xp.permute(Ra, (1, 2, 0)), xp.permute(Rb, (1, 2, 0))

@@ -35,6 +35,7 @@ import scipy.sparse.linalg as spla
 import torch
 from threadpoolctl import threadpool_limits
 
+from pipeline_lib.fem import corotational_jit
 from pipeline_lib.fem.corotational import Beams, _NumpyOps, analytic_tangent, so3_exp, so3_log
 from pipeline_lib.truss3d.cell import PeriodicCell, periodic_cell
 
@@ -101,6 +102,7 @@ class CellModel:
             len(self.macro), m, 3)
         self.force_scale = E * np.pi * self.r ** 2
         self._pattern = None
+        self._slot = None  # (m, 12, 12) place of every beam's Hessian entry (the compiled scatter)
 
     # ----------------------------------------------------------------------------------- state
     def initial(self) -> dict:
@@ -140,15 +142,25 @@ class CellModel:
 
     def assembled(self, g9: np.ndarray, H9: np.ndarray) -> tuple[np.ndarray, "np.ndarray | sp.csc_matrix"]:
         """Gradient and free-free Hessian from every beam's (m, 9) gradient and (m, 9, 9) Hessian."""
+        if self._pattern is None:
+            self._pattern = self._build_pattern()
+        flat, keep, nf, csc = self._pattern
+        if not self.macro and corotational_jit.available():  # the compiled scatter (no macro couplings)
+            if self._slot is None:
+                self._slot = np.full(self.m * 144, -1, np.int64)
+                self._slot[keep] = flat
+                self._slot = self._slot.reshape(self.m, 12, 12)
+            size = len(csc[0]) if csc is not None else nf * nf
+            g, data = corotational_jit.assemble(g9, H9, self.edofs, self._slot, self.ndof, size)
+            if csc is not None:
+                return g, sp.csc_matrix((data, csc[0], csc[1]), shape=(nf, nf))
+            return g, data.reshape(nf, nf)
         g = self.assembled_gradient(g9)
         vals = [(self.T.T @ H9 @ self.T).ravel()]
         for c in self.dd_dh:  # macro couplings
             cross = (self.T.T @ H9[:, :, :3] @ c[:, :, None])[..., 0].ravel()  # (m, 12)
             vals += [cross, cross]
             vals += [np.array([(c[:, None, :] @ H9[:, :3, :3] @ c2[:, :, None]).sum()]) for c2 in self.dd_dh]
-        if self._pattern is None:
-            self._pattern = self._build_pattern()
-        flat, keep, nf, csc = self._pattern
         if csc is not None:  # a large cell: sparse (the CSC slot of every entry)
             indices, indptr = csc
             data = np.bincount(flat, weights=np.concatenate(vals)[keep], minlength=len(indices))
@@ -202,7 +214,7 @@ class CellModel:
     def moved(self, state, delta: np.ndarray) -> dict:
         n = self.n
         dw, dphi = delta[:3 * n].reshape(n, 3), delta[3 * n:6 * n].reshape(n, 3)
-        R = so3_exp(dphi) @ state["R"]
+        R = corotational_jit.rotate(dphi, state["R"]) if corotational_jit.available() else so3_exp(dphi) @ state["R"]
         return {"w": state["w"] + dw, "R": R, "h": state["h"] + delta[6 * n:]}
 
 
@@ -353,7 +365,9 @@ def _shifted(K, mu: float):
     """K + mu I, dense or sparse."""
     if sp.issparse(K):
         return (K + mu * sp.identity(K.shape[0], format="csc")).tocsc()
-    return K + mu * np.eye(K.shape[0])
+    K = K.copy()
+    K.flat[::K.shape[0] + 1] += mu
+    return K
 
 
 def _diagonal(K) -> np.ndarray:
@@ -366,7 +380,7 @@ def _cholesky(K):
     if sp.issparse(K):
         lu, neg = _sparse_factor(K)
         return lu if neg == 0 else None
-    c, info = _potrf(K, lower=1, clean=0)
+    c, info = _potrf(K.T, lower=1, clean=0)  # K is symmetric: its transpose is the Fortran-ordered view LAPACK copies fastest
     return _Factor(c) if info == 0 else None
 
 
