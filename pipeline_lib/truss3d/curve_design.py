@@ -20,9 +20,18 @@ Targets (``truss3d.nonlinear.design.run``), both picked from the stress-strain d
    curve predictor -> NRMSE to the target (:func:`pipeline_lib.optim.latent.search`); each run's
    best z is decoded, screened by the database's rules and its curve computed by nonlinear FE.
 2. **restarts**: the best FE-verified runs restarted from their z plus noise, verified the same way.
+3. **FE refinement** (the finish, as the linear designs end with FE in the loop): the ``designs``
+   best distinct FE-verified lattices improved by a (1 + ``children``) evolution strategy
+   (:func:`pipeline_lib.optim.evolution.evolve`) whose children are random beam toggles and offset
+   perturbations of the parent (:func:`pipeline_lib.truss3d.refine.mutants`), every child's curve
+   by the nonlinear FE solver and its NRMSE to the target the loss.  The predictor is off its data
+   at the designs (a quarter off), and a finite-difference gradient would cost a solve per free
+   offset; random neighbours scored by FE in batches do not need it.
 
 Beside them, in the same run and the same artifact: the best database match (the lookup baseline:
-its lattice, its FE curve and NRMSE).  The predictor's curve of each stored lattice is stored beside
+its lattice, its FE curve and NRMSE), and the **control**: the same FE refinement, with the same
+budget, started from that match instead of the model's designs -- what the finish achieves without
+the generative model.  The predictor's curve of each stored lattice is stored beside
 its FE curve, never instead of it.
 """
 from __future__ import annotations
@@ -35,13 +44,15 @@ import numpy as np
 import torch
 
 from pipeline_lib.config import derive_seed
+from pipeline_lib.optim.evolution import evolve
 from pipeline_lib.optim.latent import SearchParams, search
 from pipeline_lib.truss3d import learning as L
 from pipeline_lib.truss3d.curves import CurvePredictor, nrmse, nrmse_tensor
+from pipeline_lib.truss3d.refine import mutants
 
 log = logging.getLogger(__name__)
 TARGETS = ("stiff", "softening")
-STEPS = ("latent search", "restarts")
+STEPS = ("latent search", "restarts", "FE refinement")
 
 
 @dataclass
@@ -63,11 +74,24 @@ class CurveRestartParams:
 
 
 @dataclass
+class CurveRefineParams:
+    designs: int = 2  # best distinct FE-verified designs finished by FE in the loop (0: no finish)
+    generations: int = 8
+    children: int = 16  # mutants per design and generation, all FE-verified in one batch
+    sigma: float = 0.05  # offset perturbation of the first generation (natural coordinates, offsets in [-0.5, 0.5])
+    sigma_final: float = 0.01  # of the last (linear in between)
+    toggle: float = 0.5  # probability that a mutant also toggles one beam
+    nodes: int = 2  # used nodes whose offsets a mutant moves
+    control: bool = True  # the same finish from the best database match (no model), in the same run
+
+
+@dataclass
 class CurveDesignParams:
     starts: int = 100  # the paper's
     relaxation: str = "straight_through"
     search: SearchParams = field(default_factory=lambda: SearchParams(steps=200))
     restarts: CurveRestartParams = field(default_factory=CurveRestartParams)
+    refine: CurveRefineParams = field(default_factory=CurveRefineParams)
     path_fe_stride: int = 100  # also FE-verify the lattice decoded every this many steps of each run (0: none)
     stiff: StiffParams = field(default_factory=StiffParams)
     softening: SofteningParams = field(default_factory=SofteningParams)
@@ -208,6 +232,61 @@ class _Runs:
         self.history[:, step] = np.where(self.valid, self.error, np.nan)
 
 
+def _finish(ch, runs: _Runs, verify: Verifier, lattices: dict, tg: dict, rp: CurveRefineParams, seed: int) -> dict:
+    """Step 3: the evolution strategy on the ``rp.designs`` best distinct valid rows (a row takes
+    its refined lattice where it is better) and, with ``rp.control``, on the database match; the
+    report and the control's arrays."""
+    target = runs.target
+
+    def evaluate(cands):
+        res = verify(np.array([c[0] for c in cands]), np.array([c[1] for c in cands]))
+        return np.array([float(nrmse(target, r["curve"])) if r["valid"] else np.inf for r in res]), {}
+
+    def mutate(parent, sigma, k, rng):
+        return mutants(parent[0], parent[1], sigma, k, rng, toggle=rp.toggle, nodes=rp.nodes)
+
+    rows, seen = [], set()
+    for r in np.argsort(runs.error, kind="stable"):
+        key = runs.A[r].tobytes() + np.round(runs.X[r], 12).tobytes()
+        if len(rows) < rp.designs and runs.valid[r] and key not in seen:
+            seen.add(key)
+            rows.append(int(r))
+    parents = [(runs.A[r], runs.X[r]) for r in rows]
+    losses = list(runs.error[rows])
+    mrow = tg["match_row"]
+    match = (lattices["adjacency"][mrow].astype(bool), np.asarray(lattices["offsets"][mrow], float))
+    if rp.control:
+        parents.append(match)
+        losses.append(float(evaluate([match])[0][0]))
+    P = runs.curve.shape[1]
+    arrays = {"control/adjacency": match[0].astype(np.uint8), "control/offsets": match[1],
+              "control/curve_fe": np.full(P, np.nan), "control/nrmse_fe": np.array([np.nan]),
+              "control/start_nrmse_fe": np.array([losses[-1] if rp.control else np.nan])}
+    report = {"rows": rows, "start_nrmse_fe": [float(v) for v in losses[:len(rows)]], "nrmse_fe": [],
+              "control_start_nrmse_fe": losses[-1] if rp.control else None, "control_nrmse_fe": None,
+              "evaluations": 0, "traces": []}
+    if not parents or rp.generations == 0:
+        return {"arrays": arrays, "report": report}
+    ev = evolve(parents, losses, mutate, evaluate, np.linspace(rp.sigma, rp.sigma_final, rp.generations),
+                rp.children, np.random.default_rng(seed), label="curve FE refinement")
+    report.update(evaluations=ev.evaluations, traces=[[t["loss"] for t in tr] for tr in ev.trace],
+                  nrmse_fe=[float(v) for v in ev.loss[:len(rows)]])
+    better = [i for i, r in enumerate(rows) if ev.loss[i] < runs.error[r]]
+    if better:
+        A = np.array([ev.best[i][0] for i in better])
+        X = np.array([ev.best[i][1] for i in better])
+        z, _ = ch.encode({"adjacency": A, "offsets": X})
+        runs.offer([rows[i] for i in better], A, X, np.asarray(z, float), verify(A, X), 2)
+    if rp.control:
+        a, x = ev.best[-1]
+        res = verify(a[None], x[None])[0]
+        arrays.update({"control/adjacency": a.astype(np.uint8), "control/offsets": x,
+                       "control/curve_fe": res["curve"] if res["valid"] else np.full(P, np.nan),
+                       "control/nrmse_fe": np.array([ev.loss[-1]])})
+        report["control_nrmse_fe"] = float(ev.loss[-1]) if np.isfinite(ev.loss[-1]) else None
+    return {"arrays": arrays, "report": report}
+
+
 def predicted_curves(predictor: CurvePredictor, A: np.ndarray, X: np.ndarray) -> np.ndarray:
     """The predictor's curve of stored lattices (at their encoding, what the search scores)."""
     if not len(A):
@@ -268,6 +347,13 @@ def run(ch, predictor: CurvePredictor, lattices: dict, curves: np.ndarray, split
     runs.close_step(1)
     seconds["restarts"] = time.perf_counter() - t
 
+    # 3. FE in the loop on the best distinct designs, and on the database match (the control)
+    t = time.perf_counter()
+    refined = _finish(ch, runs, verify, lattices, tg, p.refine, derive_seed(seed, "truss3d", "nonlinear_design", name,
+                                                                           "refine"))
+    runs.close_step(2)
+    seconds["FE refinement"] = time.perf_counter() - t
+
     pred = predicted_curves(predictor, runs.A, runs.X)
     pred_error = nrmse(np.broadcast_to(target, pred.shape), pred)
     best = int(np.argmin(runs.error)) if runs.valid.any() else -1
@@ -288,7 +374,11 @@ def run(ch, predictor: CurvePredictor, lattices: dict, curves: np.ndarray, split
         "best_after_step": {s_: (float(np.nanmin(runs.history[:, k])) if np.isfinite(runs.history[:, k]).any()
                                  else None) for k, s_ in enumerate(STEPS)},
         "starts": n, "valid_runs_latent_search": latent_valid, "valid_runs": int(runs.valid.sum()),
-        "restarts_improved": restarted, "lattices_fe_verified": verify.solved,
+        "restarts_improved": restarted, "refinement": refined["report"],
+        "control_nrmse_fe": refined["report"]["control_nrmse_fe"],
+        "beats_control": bool(best >= 0 and refined["report"]["control_nrmse_fe"] is not None
+                              and runs.error[best] < refined["report"]["control_nrmse_fe"]),
+        "lattices_fe_verified": verify.solved,
         "predictor_nrmse_at_designs_median": float(np.median(nrmse(runs.curve[runs.valid], pred[runs.valid])))
         if runs.valid.any() else None,
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
@@ -306,6 +396,7 @@ def run(ch, predictor: CurvePredictor, lattices: dict, curves: np.ndarray, split
         "target": target, "strain": settings["output_strains"],
         "match/adjacency": lattices["adjacency"][mrow].astype(np.uint8), "match/offsets": lattices["offsets"][mrow],
         "match/curve_fe": curves[mrow], "match/curve_pred": match_pred,
+        **refined["arrays"],
         "search/nrmse": res.history, "search/z": res.path, "search/best_step": res.best_step, "search/steps": res.steps,
     }
     return {"arrays": arrays, "report": report, "best": best}

@@ -144,3 +144,26 @@ def refine(adjacency: np.ndarray, offsets: np.ndarray, evaluate: Evaluate, param
     """Local search from one lattice (27, 27), (27, 3), minimizing ``evaluate``'s loss.  A start
     that is itself invalid (infinite loss) comes back unchanged."""
     return _Search(evaluate, params or RefineParams()).run(adjacency, offsets)
+
+
+def mutants(adjacency: np.ndarray, offsets: np.ndarray, sigma: float, k: int, rng: np.random.Generator, *,
+            toggle: float = 0.5, nodes: int = 2) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` random neighbours of a lattice, the local search's two moves drawn at random (the
+    mutation of an FE-in-the-loop evolution strategy, where a gradient by finite differences
+    would cost too many solves): with probability ``toggle`` one beam toggled (among the same
+    candidates as the local search's), and the free offsets of ``nodes`` random used nodes moved by
+    ``sigma`` N(0, 1), clipped to [-0.5, 0.5]; unused nodes' offsets zeroed."""
+    a0 = np.asarray(adjacency, bool)
+    x0 = _clean(a0, np.asarray(offsets, float))
+    cands, _ = _toggles(a0)
+    out = []
+    for _ in range(k):
+        a = cands[rng.integers(len(cands))] if len(cands) and rng.random() < toggle else a0
+        x = x0.copy()
+        used = np.flatnonzero(used_nodes(a))
+        if len(used) and nodes > 0:
+            moved = rng.choice(used, min(nodes, len(used)), replace=False)
+            free = FREE_INDEX[np.isin(FREE_INDEX[:, 0], moved)]
+            x[free[:, 0], free[:, 1]] += sigma * rng.standard_normal(len(free))
+        out.append((a, _clean(a, np.clip(x, -0.5, 0.5))))
+    return out

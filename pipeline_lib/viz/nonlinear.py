@@ -51,7 +51,8 @@ def predictions(examples: list[dict], strain: np.ndarray, errors: dict[str, np.n
 
 def design(ch, arrays: dict, report: dict, out: str | os.PathLike) -> Path:
     """Fig. 6b: the target, the best database match and the FE-verified design (its full path,
-    its label points and the predictor's curve), with both lattices beside."""
+    its label points and the predictor's curve), and the control (the match finished by the same FE
+    refinement), with their lattices beside."""
     fig = plt.figure(figsize=(12, 4.6))
     ax = fig.add_axes([0.06, 0.12, 0.40, 0.78])
     eps = 100 * arrays["strain"]
@@ -71,6 +72,13 @@ def design(ch, arrays: dict, report: dict, out: str | os.PathLike) -> Path:
         samples = {"adjacency": np.concatenate([samples["adjacency"], arrays["adjacency"][best:best + 1].astype(bool)]),
                    "offsets": np.concatenate([samples["offsets"], arrays["offsets"][best:best + 1]])}
         titles.append(f"design ({report['best_step']})\nNRMSE {100 * report['best_fe_nrmse']:.1f} %")
+    if report.get("control_nrmse_fe") is not None:  # the same FE finish from the match, without the model
+        c = 100 * report["control_nrmse_fe"]
+        ax.plot(eps, arrays["control/curve_fe"], color="C2", marker="^", ms=4, lw=1.0,
+                label=f"control: match + the same FE refinement (NRMSE {c:.1f} %)")
+        samples = {"adjacency": np.concatenate([samples["adjacency"], arrays["control/adjacency"][None].astype(bool)]),
+                   "offsets": np.concatenate([samples["offsets"], arrays["control/offsets"][None]])}
+        titles.append(f"control\nNRMSE {c:.1f} %")
     ax.set_xlabel("compressive strain [%]")
     ax.set_ylabel("nominal stress / E_s")
     ax.set_title(report["target"], fontsize=10)

@@ -34,6 +34,7 @@ from pipeline_lib.config import build, derive_seed
 from pipeline_lib.elasticity import hashin_shtrikman_bulk
 from pipeline_lib.latent import uq as U
 from pipeline_lib.optim import nsga2
+from pipeline_lib.optim.evolution import evolve
 from pipeline_lib.optim.robust import Goal, LatentProblem, latent_box, starting_rows
 from pipeline_lib.progress import Progress
 
@@ -450,38 +451,34 @@ def _select(run: _Run, problem: LatentProblem, res: nsga2.NSGA2Result, lam: floa
 
 
 def _refine(run: _Run, problem: LatentProblem, z: np.ndarray, lam: float, rp: RefineParams, seed: int):
-    """FE in the loop (as truss3d's inverse design finishes): a (1 + children) evolution strategy in
-    the latent space from ``z``, each child decoded as the search decodes, screened and scored by
-    the FE-corrected objective K_FE - lambda sigma_K; the parent is replaced only by a better
-    child, so the result is never worse than the start.  Returns the final z and the trace."""
+    """FE in the loop (as truss3d's inverse designs finish): a (1 + children) evolution strategy
+    (:func:`pipeline_lib.optim.evolution.evolve`) in the latent space from ``z``, each child decoded
+    as the search decodes, screened and scored by the FE-corrected objective K_FE - lambda sigma_K;
+    never worse than the start.  Returns the final z and the trace."""
     kq = QUANTITIES.index("K")
-    rng = np.random.default_rng(seed)
     scale = run.mu.std(0)
 
     def score(Z):
+        Z = np.asarray(Z)
         samples = problem.decode(Z)
         e = problem.assess(samples, Z)
         K = np.full(len(Z), np.nan)
         ok = np.flatnonzero(e.valid)
         if len(ok):
             K[ok] = run.fe(samples["cells"][ok])[:, kq]
-        return np.where(np.isfinite(K), K - lam * e.total[:, kq], -np.inf), K
+        return np.where(np.isfinite(K), -(K - lam * e.total[:, kq]), np.inf), {"K_fe": K}
 
-    s0, k0 = score(z[None])
-    best, best_K = float(s0[0]), float(k0[0])
-    trace = [{"generation": 0, "objective_fe": best, "K_fe": best_K}]
-    prog = Progress("bulk FE refinement", rp.generations, unit="generations")
-    for g, sigma in enumerate(np.linspace(rp.sigma, rp.sigma_final, rp.generations)):
-        Z = z + sigma * scale * rng.standard_normal((rp.children, len(z)))
-        sc, K = score(Z)
-        j = int(np.argmax(sc))
-        if sc[j] > best:
-            best, best_K, z = float(sc[j]), float(K[j]), Z[j]
-        trace.append({"generation": g + 1, "sigma": float(sigma), "objective_fe": best, "K_fe": best_K,
-                      "children_valid": int(np.isfinite(sc).sum())})
-        prog.update(1, f"K_FE {best_K:.1f}")
-    prog.close()
-    return z, {"start_K_fe": float(k0[0]), "K_fe": best_K, "trace": trace, "evaluations": rp.generations * rp.children}
+    def mutate(zp, sigma, k, rng):
+        return list(zp + sigma * scale * rng.standard_normal((k, len(zp))))
+
+    l0, i0 = score(z[None])
+    res = evolve([z], l0, mutate, score, np.linspace(rp.sigma, rp.sigma_final, rp.generations), rp.children,
+                 np.random.default_rng(seed), start_info=[{"K_fe": float(i0["K_fe"][0])}], label="bulk FE refinement")
+    trace = [{"generation": t["generation"], **({"sigma": t["sigma"]} if "sigma" in t else {}),
+              "objective_fe": -t["loss"], "K_fe": t["K_fe"],
+              **({"children_valid": t["children_valid"]} if "children_valid" in t else {})} for t in res.trace[0]]
+    return res.best[0], {"start_K_fe": float(i0["K_fe"][0]), "K_fe": trace[-1]["K_fe"], "trace": trace,
+                         "evaluations": res.evaluations}
 
 
 def _baselines(run: _Run, p: DesignParams, seed: int) -> dict:
