@@ -566,6 +566,22 @@ def test_the_curve_predictor_and_the_curve_designs_are_what_nonlinear_fe_says(ti
                                 params=NonlinearParams(**json.loads(art.attrs["path_params"])))
             ref = path.stress_at(art["strain"])
             np.testing.assert_allclose(ref * mat["E"], art["curve_fe"][best], rtol=1e-6, atol=1e-12)
+            # the FE finish never made a row worse than the step before it
+            steps = art["step_nrmse_fe"]
+            assert steps.shape[1] == 3
+            done = np.isfinite(steps[:, 1])
+            assert (steps[done, 2] <= steps[done, 1] + 1e-12).all()
+            # the control (the match after the same finish), recomputed from its stored lattice
+            if rep["control_nrmse_fe"] is not None:
+                assert rep["control_nrmse_fe"] <= rep["refinement"]["control_start_nrmse_fe"] + 1e-12
+                frames = checked_frames(art["control/adjacency"][None].astype(bool), art["control/offsets"][None])
+                r = strut_radii(frames, float(art.attrs["relative_density"]), art.attrs["density"])
+                path = lattice_path(frames[0], r[0], E=mat["E"], nu=mat["nu"], beam=art.attrs["beam"],
+                                    lateral=art.attrs["lateral"], strain=float(art.attrs["max_strain"]),
+                                    outputs=art["strain"], params=NonlinearParams(**json.loads(art.attrs["path_params"])))
+                np.testing.assert_allclose(path.stress_at(art["strain"]) * mat["E"], art["control/curve_fe"],
+                                           rtol=1e-6, atol=1e-12)
+                assert rep["control_nrmse_fe"] == pytest.approx(float(CV.nrmse(target, art["control/curve_fe"])))
         assert (d / f"nonlinear_{name}_fig6b.png").read_bytes()[:4] == b"\x89PNG"
     if summary is not None:
         assert {"nonlinear_stiff", "nonlinear_softening"} <= set(summary["targets"])

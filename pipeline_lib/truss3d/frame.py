@@ -87,7 +87,8 @@ def _on_beams(nodes: np.ndarray, beams: np.ndarray) -> tuple[np.ndarray, np.ndar
     d = b - a
     L2 = (d * d).sum(1)
     rel = nodes[None, :, :] - a[:, None, :]  # (m, n, 3)
-    t = (rel * d[:, None, :]).sum(-1) / L2[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):  # a zero-length beam (screened as such elsewhere): NaN, no hit
+        t = (rel * d[:, None, :]).sum(-1) / L2[:, None]
     dist = np.linalg.norm(rel - t[..., None] * d[:, None, :], axis=-1)
     hit = (t > SPLIT_TOL) & (t < 1 - SPLIT_TOL) & (dist < SPLIT_TOL * np.maximum(np.sqrt(L2), 1.0)[:, None])
     rows = np.arange(len(beams))
