@@ -382,7 +382,7 @@ def _rotate(phi, R, out):
             out[i, 2, c] = E20 * r0 + E21 * r1 + E22 * r2
 
 
-def _assemble(g9, H9, edofs, slot, size, g_out, K_out):
+def _assemble(g9, H9, edofs, slot, g_out, K_out):
     """Every beam's (9,) gradient and (9, 9) Hessian on (d, phi_a, phi_b), mapped to its twelve
     DOFs (w_a, phi_a, w_b, phi_b; d = w_b - w_a) and summed: the gradient into ``g_out`` by DOF,
     the Hessian into ``K_out`` (flat) at ``slot`` (m, 12, 12; -1: a fixed DOF's entry)."""
@@ -438,5 +438,5 @@ def assemble(g9: np.ndarray, H9: np.ndarray, edofs: np.ndarray, slot: np.ndarray
     """The assembled gradient (ndof,) and the flat (size,) Hessian (dense or a CSC matrix's data):
     see ``_assemble``, compiled."""
     g, K = np.zeros(ndof), np.zeros(size)
-    _assemble(np.ascontiguousarray(g9), np.ascontiguousarray(H9), edofs, slot, size, g, K)
+    _assemble(np.ascontiguousarray(g9), np.ascontiguousarray(H9), edofs, slot, g, K)
     return g, K

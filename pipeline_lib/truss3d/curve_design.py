@@ -154,6 +154,11 @@ def _search_loss(predictor: CurvePredictor, target: np.ndarray, relaxation: str)
     return loss
 
 
+def lattice_key(adjacency: np.ndarray, offsets: np.ndarray) -> bytes:
+    """What makes two lattices the same one: their beams and their offsets (to 1e-12)."""
+    return np.asarray(adjacency, bool).tobytes() + np.round(offsets, 12).tobytes()
+
+
 class Verifier:
     """Nonlinear FE of decoded lattices, each distinct lattice once: screened by the database's
     rules, strut radius at the database's relative density, the database's path settings."""
@@ -167,7 +172,7 @@ class Verifier:
         from pipeline_lib.truss3d.homogenization import checked_frames, strut_radii
         from pipeline_lib.truss3d.nonlinear import compress_frames
 
-        keys = [a.astype(bool).tobytes() + np.round(x, 12).tobytes() for a, x in zip(A, X)]
+        keys = [lattice_key(a, x) for a, x in zip(A, X)]
         new = {}
         for k, a, x in zip(keys, A, X):
             if k not in self.cache and k not in new:
@@ -247,7 +252,7 @@ def _finish(ch, runs: _Runs, verify: Verifier, lattices: dict, tg: dict, rp: Cur
 
     rows, seen = [], set()
     for r in np.argsort(runs.error, kind="stable"):
-        key = runs.A[r].tobytes() + np.round(runs.X[r], 12).tobytes()
+        key = lattice_key(runs.A[r], runs.X[r])
         if len(rows) < rp.designs and runs.valid[r] and key not in seen:
             seen.add(key)
             rows.append(int(r))

@@ -474,9 +474,7 @@ def _refine(run: _Run, problem: LatentProblem, z: np.ndarray, lam: float, rp: Re
     l0, i0 = score(z[None])
     res = evolve([z], l0, mutate, score, np.linspace(rp.sigma, rp.sigma_final, rp.generations), rp.children,
                  np.random.default_rng(seed), start_info=[{"K_fe": float(i0["K_fe"][0])}], label="bulk FE refinement")
-    trace = [{"generation": t["generation"], **({"sigma": t["sigma"]} if "sigma" in t else {}),
-              "objective_fe": -t["loss"], "K_fe": t["K_fe"],
-              **({"children_valid": t["children_valid"]} if "children_valid" in t else {})} for t in res.trace[0]]
+    trace = [{**{k: v for k, v in t.items() if k != "loss"}, "objective_fe": -t["loss"]} for t in res.trace[0]]
     return res.best[0], {"start_K_fe": float(i0["K_fe"][0]), "K_fe": trace[-1]["K_fe"], "trace": trace,
                          "evaluations": res.evaluations}
 
