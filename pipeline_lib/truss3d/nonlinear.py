@@ -103,6 +103,7 @@ class CellModel:
         self.force_scale = E * np.pi * self.r ** 2
         self._pattern = None
         self._slot = None  # (m, 12, 12) place of every beam's Hessian entry (the compiled scatter)
+        self.shift = 0.0  # the last diagonal shift that made the tangent positive definite (a search's first guess)
 
     # ----------------------------------------------------------------------------------- state
     def initial(self) -> dict:
@@ -374,13 +375,15 @@ def _diagonal(K) -> np.ndarray:
     return K.diagonal() if sp.issparse(K) else np.diagonal(K)
 
 
-def _cholesky(K):
+def _cholesky(K, own: bool = False):
     """A factorization with a ``solve`` where K is positive definite (Cholesky; LU for a sparse
-    K), None where it is not (the shift searches need no more)."""
+    K), None where it is not (the shift searches need no more).  ``own``: K is a scratch copy
+    (a shifted tangent), factorized in place."""
     if sp.issparse(K):
         lu, neg = _sparse_factor(K)
         return lu if neg == 0 else None
-    c, info = _potrf(K.T, lower=1, clean=0)  # K is symmetric: its transpose is the Fortran-ordered view LAPACK copies fastest
+    # K is symmetric: its transpose is the Fortran-ordered view LAPACK takes without a transposing copy
+    c, info = _potrf(K.T, lower=1, clean=0, overwrite_a=int(own))
     return _Factor(c) if info == 0 else None
 
 
@@ -412,13 +415,17 @@ def _minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams,
     definite at the result, else 1)."""
     free = model.free
     energy = (yield (ENERGY, model, state, H0))
-    pushes, shift = 0, 0.0
+    pushes, shift = 0, model.shift  # the shift search starts from the last one that worked (calls alike)
+    mu = 0.0
     for _ in range(p.max_iterations):
         g, Kf = (yield (TANGENT, model, state, H0))
         gf = g[free]
-        lu = _cholesky(Kf)
-        neg = 0 if lu is not None else 1
         gmax = np.abs(gf).max()
+        if mu > 0 and not escape and gmax > p.tol * model.force_scale:
+            lu, neg = None, 1  # indefinite a step ago, and not an answer yet: straight to the shift search
+        else:
+            lu = _cholesky(Kf)
+            neg = 0 if lu is not None else 1
         saddle = escape and neg != 0 and pushes < 3
         if gmax <= p.tol * model.force_scale and not saddle:  # an equilibrium: stable or not
             return state, True, neg
@@ -431,14 +438,19 @@ def _minimize(model: CellModel, state: dict, H0: np.ndarray, p: NonlinearParams,
         mu = 0.0
         while lu is None or neg > 0:  # the last successful shift / 10 first: fewer factorizations
             mu = max(10 * mu, shift / 10, 1e-8 * abs(_diagonal(Kf)).max())
-            lu = _cholesky(_shifted(Kf, mu))
+            lu = _cholesky(_shifted(Kf, mu), own=True)
             neg = 0 if lu is not None else 1
-        shift = mu if mu > 0 else shift
+        if mu > 0:
+            shift = model.shift = mu
         step = np.zeros(model.ndof)
         step[free] = -lu.solve(gf)
-        if mu == 0 and gmax <= 1e-6 * model.force_scale:
-            # the quadratic region: full Newton steps (energy differences are round-off here)
+        if mu == 0 and gmax <= QUADRATIC * model.force_scale:
+            # the quadratic region: full Newton steps (energy differences are round-off here); one
+            # step converges, and its gradient alone says so (the tangent is positive definite by
+            # the unshifted factorization, and the step too small to change that: see _newton)
             state = model.moved(state, step)
+            if np.abs((yield (GRADIENT, model, state, H0))[free]).max() <= p.tol * model.force_scale:
+                return state, True, 0
             energy = (yield (ENERGY, model, state, H0))
             continue
         slope = gf @ step[free]
@@ -505,8 +517,8 @@ def _critical_mode(model: CellModel, state, H0):
     _, Kf = (yield (TANGENT, model, state, H0))
     n = Kf.shape[0]
     scale = float(abs(_diagonal(Kf)).max())
-    mu = 1e-8 * scale
-    while (lu := _cholesky(_shifted(Kf, mu))) is None:
+    mu = max(1e-8 * scale, model.shift / 16)  # the minimizer's last shift: near the negative eigenvalue's size
+    while (lu := _cholesky(_shifted(Kf, mu), own=True)) is None:
         mu *= 4
     op = spla.LinearOperator((n, n), matvec=lu.solve, dtype=float)
     try:
