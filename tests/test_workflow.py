@@ -532,7 +532,7 @@ def test_the_stress_strain_database_starts_on_the_linear_stiffness(tiny_run):
 def test_the_curve_predictor_and_the_curve_designs_are_what_nonlinear_fe_says(tiny_run):
     """Run after the stress-strain database test (the same named target made everything)."""
     from pipeline_lib.truss3d import curves as CV
-    from pipeline_lib.truss3d.homogenization import checked_frames, strut_radii
+    from pipeline_lib.truss3d.homogenization import checked_frames, homogenize_frames, strut_radii
     from pipeline_lib.truss3d.nonlinear import NonlinearParams, lattice_path
 
     snakemake(tiny_run, "truss3d_nonlinear")
@@ -561,6 +561,12 @@ def test_the_curve_predictor_and_the_curve_designs_are_what_nonlinear_fe_says(ti
             frames = checked_frames(art["adjacency"][best:best + 1].astype(bool), art["offsets"][best:best + 1])
             r = strut_radii(frames, float(art.attrs["relative_density"]), art.attrs["density"])
             assert r[0] / 2 == pytest.approx(art["radius"][best])
+            # the initial-stiffness diagnostic: the target's secant and the design's linear C33
+            lin = rep["linear"]
+            assert lin["target_secant_first_point"] == pytest.approx(target[0] / art["strain"][0])
+            C, _ = homogenize_frames(frames, radius=r, E=mat["E"], nu=mat["nu"], beam=art.attrs["beam"])
+            assert lin["best_C33"] == pytest.approx(C[0, 2, 2], rel=1e-9)
+            assert lin["best_over_database_max"] == pytest.approx(C[0, 2, 2] / lin["database_max_C33"], rel=1e-9)
             path = lattice_path(frames[0], r[0], E=mat["E"], nu=mat["nu"], beam=art.attrs["beam"],
                                 lateral=art.attrs["lateral"], strain=float(art.attrs["max_strain"]), outputs=art["strain"],
                                 params=NonlinearParams(**json.loads(art.attrs["path_params"])))

@@ -11,6 +11,7 @@ import numpy as np
 from pipeline_lib import artifacts, shards
 from pipeline_lib.artifacts import ArtifactError
 from pipeline_lib.config import build, derive_seed
+from pipeline_lib.elasticity import ORTHOTROPIC
 from pipeline_lib.progress import Progress
 from pipeline_lib.truss3d import generation as gen
 from pipeline_lib.truss3d.design import design, design_summary  # noqa: F401  (entry points, in STAGES)
@@ -347,6 +348,26 @@ def nonlinear_predictor(db: Path, nonlinear: Path, model: Path, out: Path, metri
     fig.predictions(examples, nl["strain"], errors, kept, figure)
 
 
+def _initial_stiffness(ch, db: Path, arrays: dict, best: int, eps0: float) -> dict:
+    """The target's secant modulus at the first output strain against the linear C33 of the whole
+    database and of the designs (linear FE): how far beyond every database lattice a target's
+    initial stiffness lies, and how far the designs got (a curve's first point is C33 eps0 when
+    the lattice has not buckled by then)."""
+    with artifacts.open_artifact(db, "truss3d/database") as h5:
+        c33 = h5["C"][:, 2, 2]
+    out = {"target_secant_first_point": float(arrays["target"][0] / eps0), "database_max_C33": float(c33.max()),
+           "database_max_C33_row": int(np.argmax(c33))}
+    out["target_over_database_max"] = out["target_secant_first_point"] / out["database_max_C33"]
+    picks = {"best": (arrays["adjacency"][best], arrays["offsets"][best])} if best >= 0 else {}
+    if np.isfinite(arrays["control/nrmse_fe"]).all():
+        picks["control"] = (arrays["control/adjacency"], arrays["control/offsets"])
+    for k, (a, x) in picks.items():
+        c = float(ch.homogenize({"adjacency": a[None].astype(bool), "offsets": x[None]})[0, ORTHOTROPIC.index("C33")])
+        out[f"{k}_C33"] = c
+        out[f"{k}_over_database_max"] = c / out["database_max_C33"]
+    return out
+
+
 def nonlinear_design(db: Path, model: Path, nonlinear: Path, predictor: Path, out: Path, summary: Path,
                      figure: Path, *, target: str, cfg: dict, seed: int) -> None:
     """Inverse design to one target stress-strain curve (paper 002, Fig. 6b;
@@ -375,6 +396,7 @@ def nonlinear_design(db: Path, model: Path, nonlinear: Path, predictor: Path, ou
                     workers=torch.get_num_threads())
     rep, arrays = result["report"], result["arrays"]
     rep["database_match_database_row"] = int(nl["row"][rep["database_match_row"]])
+    rep["linear"] = _initial_stiffness(ch, db, arrays, result["best"], settings["output_strains"][0])
     rep["predictor"] = part.attrs["mode"]
     rep["seconds"]["total"] = round(time.perf_counter() - t0, 1)
     c = ch.config
