@@ -564,7 +564,8 @@ def test_the_curve_predictor_and_the_curve_designs_are_what_nonlinear_fe_says(ti
             # the initial-stiffness diagnostic: the target's secant and the design's linear C33
             lin = rep["linear"]
             assert lin["target_secant_first_point"] == pytest.approx(target[0] / art["strain"][0])
-            C, _ = homogenize_frames(frames, radius=r, E=mat["E"], nu=mat["nu"], beam=art.attrs["beam"])
+            C, _ = homogenize_frames(frames, radius=art["radius"][best:best + 1], E=mat["E"], nu=mat["nu"],
+                                     beam=art.attrs["beam"])  # the stored radius: a fraction of the full cell's side
             assert lin["best_C33"] == pytest.approx(C[0, 2, 2], rel=1e-9)
             assert lin["best_over_database_max"] == pytest.approx(C[0, 2, 2] / lin["database_max_C33"], rel=1e-9)
             path = lattice_path(frames[0], r[0], E=mat["E"], nu=mat["nu"], beam=art.attrs["beam"],
