@@ -34,7 +34,7 @@ from pipeline_lib.truss3d.nonlinear import (BATCH, NonlinearParams, compress, co
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lattices", type=int, default=128)  # enough that two processes' start-up (3 s) is a small part
+    ap.add_argument("--lattices", type=int, default=128)  # enough that two processes' start-up (about 5 s) is a small part
     ap.add_argument("--db", type=Path, default=ROOT / "data/truss3d/database.h5")
     a = ap.parse_args()
     torch.set_num_threads(1)
