@@ -34,7 +34,7 @@ from pipeline_lib.truss3d.nonlinear import (BATCH, NonlinearParams, compress, co
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lattices", type=int, default=128)  # enough that two processes' start-up (about 5 s) is a small part
+    ap.add_argument("--lattices", type=int, default=128)
     ap.add_argument("--db", type=Path, default=ROOT / "data/truss3d/database.h5")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -55,7 +55,7 @@ def main() -> None:
         dt2 = time.perf_counter() - t
         busy = max(out["seconds"][k::2].sum() for k in range(2))  # compress_frames deals lattice k to process k % 2
         print(f"the same on 2 processes (compress_frames): {dt2:.1f} s, {len(A) / dt2:.3f} lattices/s with the "
-              f"processes' start-up ({dt2 - busy:.1f} s: spawn, imports, compiled-code cache); "
+              f"processes' start-up ({dt2 - busy:.1f} s: forked, they inherit the imports and compiled kernels); "
               f"{len(A) / busy:.3f} lattices/s once started (the stage's shards: one long-lived process per core); "
               f"the same curves: {np.allclose(out['curve'], s, rtol=0, atol=1e-12)}")
         print("sigma33 / E_s at 24.5 %:", np.round(s[:, -1], 5))
