@@ -74,6 +74,32 @@ def test_a_saved_predictor_loads_to_the_same_curves(tmp_path):
     assert art.attrs["mode"] == kept.mode
 
 
+def test_a_refit_learns_the_curves_it_got_wrong_and_leaves_the_predictor_it_started_from():
+    from pipeline_lib.truss3d.learning import tensors
+
+    vae, a, x, curves, rows = _toy()
+    kept, _, preds = CV.fit(vae, a, x, curves, rows, CV.PredictorParams(hidden=(32, 32), epochs=300, lr=1e-2,
+                                                                        finetune_epochs=20, mode="finetune"), seed=1)
+    # lattices whose FE curves the predictor gets wrong (what a search finds), as stored lattices
+    rng = np.random.default_rng(3)
+    A = (rng.random((12, 27, 27)) < 0.1)
+    A = np.triu(A, 1) | np.triu(A, 1).transpose(0, 2, 1)
+    X = rng.uniform(-0.5, 0.5, (12, 27, 3))
+    an, xn = tensors(kept.vae, A, X)
+    with torch.no_grad():
+        before = kept(an, xn).numpy().astype(np.float64)
+    truth = 1.6 * before + 0.01 * EPS
+    tr = rows["train"]
+    old = CV.nrmse(truth, before).mean()
+    new = CV.refit(kept, A, X, truth, epochs=200, lr=3e-3)
+    with torch.no_grad():
+        after = new(an, xn).numpy().astype(np.float64)
+        np.testing.assert_array_equal(kept(an, xn).numpy(), before.astype(np.float32))
+        np.testing.assert_allclose(kept(a[tr], x[tr]).numpy(), preds["finetune"][tr], rtol=1e-5, atol=1e-9)
+    assert CV.nrmse(truth, after).mean() < 0.3 * old
+    assert new.mode == "finetune" and not any(q.requires_grad for q in new.parameters())
+
+
 def _curves():
     """Training curves that all harden, and held-out ones: one softening far from them all, one
     softening that a training curve matches, one that hardens."""
@@ -138,3 +164,8 @@ def test_the_verifier_solves_each_distinct_lattice_once_and_in_units_of_E(monkey
     assert calls == [2] and again[0] is out[2]
     ref = nonlinear.compress(A[2], X[2], relative_density=0.15, strain=0.02, points=3)
     np.testing.assert_allclose(out[2]["curve"], 2.0 * ref, rtol=1e-6)  # other step sizes: Newton's tolerance
+    # what the refit search trains on: each verified lattice once, with its curve
+    VA, VX, VY = v.verified()
+    assert len(VA) == 2 and {VA[0].sum(), VA[1].sum()} == {ELEMENTARY["sc"].sum(), ELEMENTARY["bcc"].sum()}
+    np.testing.assert_array_equal(VY[[int(VA[k].sum() == ELEMENTARY["bcc"].sum()) for k in range(2)].index(1)],
+                                  out[2]["curve"])

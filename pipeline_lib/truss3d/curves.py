@@ -163,12 +163,44 @@ def fit(vae: nn.Module, a: torch.Tensor, x: torch.Tensor, curves: np.ndarray, ro
                          "lattices": {s: int(len(r)) for s, r in rows.items()}}, preds
 
 
+def refit(predictor: CurvePredictor, adjacency: np.ndarray, offsets: np.ndarray, curves: np.ndarray, *,
+          epochs: int, lr: float, weight_decay: float = 1e-4) -> CurvePredictor:
+    """A copy of ``predictor`` trained further on lattices with known FE curves, (n, 27, 27),
+    (n, 27, 3), (n, points): the parts it was fitted with (the head; a fine-tuned predictor's
+    encoders too), from its current state, full batch, no early stopping (the lattices a design
+    search verified are the ones it must get right; the caller mixes in the training curves to
+    keep the rest)."""
+    from pipeline_lib.truss3d import learning as L
+
+    model = copy.deepcopy(predictor).train()
+    params = list(model.head.parameters())
+    if model.mode == "finetune":
+        params += [q for n, q in model.vae.named_parameters() if n.startswith(("enc_A", "enc_x"))]
+    for q in params:
+        q.requires_grad_(True)
+    a, x = L.tensors(model.vae, adjacency, offsets)
+    y = torch.as_tensor(curves, dtype=torch.float32)
+    _train(params, lambda idx: model(a[idx], x[idx]), torch.arange(len(y)), y, _ranges(np.asarray(curves)),
+           epochs, lr, weight_decay, None, model, [])
+    for q in model.parameters():
+        q.requires_grad_(False)
+    return model.eval()
+
+
 def _train(params, forward, tr, y, scale, epochs: int, lr: float, wd: float, val_of, model: nn.Module,
            history: list) -> None:
-    """Full-batch AdamW with a cosine schedule; the model ends in its best validation state."""
+    """Full-batch AdamW with a cosine schedule; the model ends in its best validation state (its
+    last state without ``val_of``)."""
     params = list(params)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
+    if val_of is None:
+        for _ in range(epochs):
+            opt.zero_grad(set_to_none=True)
+            _loss(forward(tr), y[tr], scale[tr]).backward()
+            opt.step()
+            sched.step()
+        return
     best, best_state = val_of(forward), copy.deepcopy(model.state_dict())
     every = max(1, epochs // 100)
     for epoch in range(epochs):
