@@ -90,7 +90,7 @@ class CurveRefitParams:
 @dataclass
 class CurveRefineParams:
     designs: int = 2  # best distinct FE-verified designs finished by FE in the loop (0: no finish)
-    generations: int = 60  # measured: softening 5.4 % after 30, 2.0 % after 60 (4.4 % on a re-run: the finish is path-sensitive); stiff 15.8 % after either
+    generations: int = 60  # measured without the refit search: softening 5.4 % after 30, 2.0 % after 60 (4.4 % on a re-run); stiff 15.8 % after either
     children: int = 16  # mutants per design and generation, all FE-verified in one batch
     sigma: float = 0.05  # offset perturbation of the first generation (natural coordinates, offsets in [-0.5, 0.5])
     sigma_final: float = 0.005  # of the last (geometric in between)
