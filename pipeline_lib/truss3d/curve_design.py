@@ -218,11 +218,12 @@ class Verifier:
                                      "path_strain": res["path_strain"][i], "path_stress": res["path_stress"][i] * m["E"]}
         return [self.cache[k] for k in keys]
 
-    def verified(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every lattice with a converged FE curve so far: adjacency, offsets, curve."""
-        ks = [k for k in self.lattices if self.cache[k]["valid"]]
+    def verified(self, exclude: set | frozenset = frozenset()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every lattice with a converged FE curve so far (but those keyed in ``exclude``):
+        adjacency, offsets, curve."""
+        ks = [k for k in self.lattices if self.cache[k]["valid"] and k not in exclude]
         if not ks:
-            return np.zeros((0, 27, 27), bool), np.zeros((0, 27, 3)), np.zeros((0, 0))
+            return np.zeros((0, 27, 27), bool), np.zeros((0, 27, 3)), np.zeros((0, self.s["points"]))
         return (np.array([self.lattices[k][0] for k in ks]), np.array([self.lattices[k][1] for k in ks]),
                 np.array([self.cache[k]["curve"] for k in ks]))
 
@@ -333,23 +334,17 @@ def _refit_rounds(predictor: CurvePredictor, runs: _Runs, verify: Verifier, veri
         A, X, Y = verify.verified()
         model = refit(model, np.concatenate([lattices["adjacency"][keep].astype(bool), A]),
                       np.concatenate([lattices["offsets"][keep], X]),
-                      np.concatenate([curves[keep], Y.reshape(len(Y), -1) if len(Y) else curves[:0]]),
-                      epochs=q.epochs, lr=q.lr)
+                      np.concatenate([curves[keep], Y]), epochs=q.epochs, lr=q.lr)
         before = set(verify.lattices)
         res = search(runs.z.copy(), _search_loss(model, target, p.relaxation), p.search)
         verify_search(res, STEPS.index("refit search"))
-        new = [k for k in verify.lattices if k not in before and verify.cache[k]["valid"]]
-        err = np.array([])
-        if new:
-            An = np.array([verify.lattices[k][0] for k in new])
-            Xn = np.array([verify.lattices[k][1] for k in new])
-            Yn = np.array([verify.cache[k]["curve"] for k in new])
-            err = nrmse(Yn, predicted_curves(model, An, Xn))
-        out.append({"trained_on_verified": int(len(A)), "newly_verified": len(new),
+        An, Xn, Yn = verify.verified(exclude=before)
+        err = nrmse(Yn, predicted_curves(model, An, Xn)) if len(Yn) else np.array([])
+        out.append({"trained_on_verified": int(len(A)), "newly_verified": int(len(Yn)),
                     "predictor_nrmse_new_median": float(np.median(err)) if len(err) else None,
                     "best_fe_nrmse": float(runs.error.min()) if np.isfinite(runs.error).any() else None})
         log.info("refit round %d: %d verified lattices in the refit, %d new; predictor median NRMSE on them %s; "
-                 "best FE NRMSE %.4f", len(out), len(A), len(new), out[-1]["predictor_nrmse_new_median"],
+                 "best FE NRMSE %.4f", len(out), len(A), len(Yn), out[-1]["predictor_nrmse_new_median"],
                  runs.error.min())
     return out
 

@@ -194,26 +194,20 @@ def _train(params, forward, tr, y, scale, epochs: int, lr: float, wd: float, val
     params = list(params)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
-    if val_of is None:
-        for _ in range(epochs):
-            opt.zero_grad(set_to_none=True)
-            _loss(forward(tr), y[tr], scale[tr]).backward()
-            opt.step()
-            sched.step()
-        return
-    best, best_state = val_of(forward), copy.deepcopy(model.state_dict())
+    best, best_state = (val_of(forward), copy.deepcopy(model.state_dict())) if val_of else (None, None)
     every = max(1, epochs // 100)
     for epoch in range(epochs):
         opt.zero_grad(set_to_none=True)
         _loss(forward(tr), y[tr], scale[tr]).backward()
         opt.step()
         sched.step()
-        if (epoch + 1) % every == 0 or epoch + 1 == epochs:
+        if val_of and ((epoch + 1) % every == 0 or epoch + 1 == epochs):
             v = val_of(forward)
             history.append((epoch + 1, v))
             if v < best:
                 best, best_state = v, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
+    if val_of:
+        model.load_state_dict(best_state)
 
 
 def _summary(e: np.ndarray) -> dict:
